@@ -1,0 +1,22 @@
+'use strict';
+
+const { RealtimeCoreError, ERROR_CODES } = require('../common/errors');
+const { DEFAULT_LIMITS } = require('../common/limits');
+const { createConflictFunctions } = require('./conflicts');
+const { createClockClass } = require('./hlc');
+const { createDocumentStoreClass } = require('./document_store');
+
+// Builds the public API over one engine (native or the JS twin); see docs/internals.md.
+function createApi(engine) {
+  return Object.freeze({
+    implementation: engine.implementation,
+    ...createConflictFunctions(engine),
+    HybridLogicalClock: createClockClass(engine),
+    DocumentStore: createDocumentStoreClass(engine),
+    RealtimeCoreError,
+    ERROR_CODES,
+    DEFAULT_LIMITS,
+  });
+}
+
+module.exports = { createApi };

@@ -1,0 +1,57 @@
+'use strict';
+
+// Every failure the engines report carries a stable `code`. Both implementations throw these
+// classes (native errors are re-created here in JS), so `instanceof` works across Jest contexts.
+class RealtimeCoreError extends Error {
+  constructor(code, message, details) {
+    super(message);
+    this.name = 'RealtimeCoreError';
+    this.code = code;
+    if (details !== undefined) this.details = details;
+  }
+}
+
+const ERROR_CODES = Object.freeze([
+  'ERR_RT_INVALID_JSON',
+  'ERR_RT_INVALID_UTF8',
+  'ERR_RT_INVALID_VALUE',
+  'ERR_RT_TOO_DEEP',
+  'ERR_RT_TOO_LARGE',
+  'ERR_RT_TOO_MANY_OPS',
+  'ERR_RT_GROWTH_LIMIT',
+  'ERR_RT_INVALID_PATCH',
+  'ERR_RT_INVALID_POINTER',
+  'ERR_RT_PATH_NOT_FOUND',
+  'ERR_RT_TEST_FAILED',
+  'ERR_RT_NOT_FOUND',
+  'ERR_RT_STALE_BASE',
+  'ERR_RT_INVALID_TIMESTAMP',
+  'ERR_RT_CLOCK_DRIFT',
+  'ERR_RT_INVALID_ARGUMENT',
+  'ERR_RT_OUT_OF_RANGE',
+  'ERR_RT_INTERNAL',
+]);
+
+function invalidArgument(message) {
+  const err = new TypeError(message);
+  err.code = 'ERR_RT_INVALID_ARGUMENT';
+  return err;
+}
+
+function outOfRange(message) {
+  const err = new RangeError(message);
+  err.code = 'ERR_RT_OUT_OF_RANGE';
+  return err;
+}
+
+// Errors thrown by the addon are plain objects of another realm; turn them into ours.
+function fromNativeError(err) {
+  if (err && typeof err.code === 'string' && err.code.startsWith('ERR_RT_')) {
+    if (err.code === 'ERR_RT_INVALID_ARGUMENT') return invalidArgument(err.message);
+    if (err.code === 'ERR_RT_OUT_OF_RANGE') return outOfRange(err.message);
+    return new RealtimeCoreError(err.code, err.message);
+  }
+  return err;
+}
+
+module.exports = { RealtimeCoreError, ERROR_CODES, invalidArgument, outOfRange, fromNativeError };
