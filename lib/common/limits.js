@@ -26,7 +26,9 @@ function normalizeLimits(limits) {
     if (typeof value !== 'number' || !Number.isInteger(value)) {
       throw invalidArgument(`limits.${key} must be an integer`);
     }
-    if (value < 1 || value > 2 ** 31 - 1) throw outOfRange(`limits.${key} must be between 1 and 2147483647`);
+    // Deeper documents would exhaust the stack of JavaScript's own recursive JSON functions.
+    const max = key === 'maxDepth' ? 1000 : 2 ** 31 - 1;
+    if (value < 1 || value > max) throw outOfRange(`limits.${key} must be between 1 and ${max}`);
     out[key] = value;
   }
   return Object.freeze(out);

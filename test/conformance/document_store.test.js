@@ -56,6 +56,16 @@ describe.each(IMPLS)('DocumentStore (%s)', (_name, rt) => {
       .toEqual({ status: 'applied', version: 3, delta: null, conflicts: [] });
   });
 
+  test('a key removed and written again as an object in one patch: the delta still rebuilds the document', () => {
+    const store = makeStore(rt);
+    store.put('p', { a: { x: 1, y: 2 }, b: 1 });
+    const r = store.apply('p', { patch: [{ op: 'replace', path: '/a/x', value: 5 }, { op: 'remove', path: '/a' }, { op: 'add', path: '/a', value: { x: 5 } }] });
+    expect(r.delta).toEqual({ a: { x: 5, y: null } });
+    expect(rt.applyMergePatch({ a: { x: 1, y: 2 }, b: 1 }, r.delta)).toEqual(store.get('p'));
+    const s = store.apply('p', { patch: [{ op: 'replace', path: '/b', value: 'scalar' }, { op: 'replace', path: '/b', value: { z: 1 } }] });
+    expect(s.delta).toEqual({ b: { z: 1 } });
+  });
+
   test('json-patch deltas', () => {
     const store = makeStore(rt, { deltaFormat: 'json-patch' });
     store.put('p', playlist());

@@ -1,0 +1,146 @@
+'use strict';
+
+// The engine interface of docs/internals.md over the pure-JS core. Inputs are JSON text
+// (string or UTF-8 bytes); `output` picks values or JSON text for document-bearing results.
+
+const { fail, parse, clone } = require('./json');
+const { compilePatch, applyOps } = require('./patch');
+const { applyMergePatch } = require('./merge_patch');
+const { diff } = require('./diff');
+const { merge3 } = require('./merge3');
+const { Clock: HlcClock, compare } = require('./hlc');
+const { Store: CoreStore } = require('./document_store');
+
+// The walks recurse once per nesting level, bounded by maxDepth. Only a maxDepth raised far
+// above the default lets a document outgrow the JS stack; report that as a depth error.
+function guard(fn) {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      throw fail('ERR_RT_TOO_DEEP', 'document is nested too deeply for this engine');
+    }
+    throw err;
+  }
+}
+
+function bytesUpperBound(text) {
+  return typeof text === 'string' ? text.length * 3 : text.length;
+}
+
+function out(value, output) {
+  return output === 'text' ? JSON.stringify(value) : value;
+}
+
+function applyPatch(doc, patch, limits, output) {
+  return guard(() => {
+    const root = parse(doc, limits, 'document');
+    const ops = compilePatch(parse(patch, limits, 'patch'), limits, bytesUpperBound(patch), 2);
+    return out(applyOps(root, ops, limits, true, null), output);
+  });
+}
+
+function applyMergePatchText(doc, patch, limits, output) {
+  return guard(() => {
+    const root = parse(doc, limits, 'document');
+    return out(applyMergePatch(root, parse(patch, limits, 'merge patch'), null), output);
+  });
+}
+
+function diffText(a, b, format, arrayKey, limits, output) {
+  return guard(() => {
+    const va = parse(a, limits, 'document');
+    const vb = parse(b, limits, 'document');
+    return out(diff(va, vb, format, arrayKey === undefined ? null : arrayKey), output);
+  });
+}
+
+function merge3Text(base, local, remote, opts, limits, output) {
+  return guard(() => {
+    const vb = parse(base, limits, 'base');
+    const vl = parse(local, limits, 'local');
+    const vr = parse(remote, limits, 'remote');
+    const { doc, conflicts } = merge3(vb, vl, vr, opts, limits);
+    if (output === 'text') return { doc: JSON.stringify(doc), conflicts: JSON.stringify(conflicts) };
+    // The document and the conflict records may share values; callers may mutate either.
+    return { doc, conflicts: conflicts.length === 0 ? [] : clone(conflicts) };
+  });
+}
+
+class Clock {
+  #clock;
+
+  constructor(nodeId, maxDriftMs) {
+    this.#clock = new HlcClock(nodeId, maxDriftMs);
+  }
+
+  now(wallMs) {
+    return this.#clock.now(wallMs);
+  }
+
+  receive(ts, wallMs) {
+    return this.#clock.receive(ts, wallMs);
+  }
+
+  last() {
+    return this.#clock.last();
+  }
+
+  static compare(a, b) {
+    return compare(a, b);
+  }
+}
+
+class Store {
+  #store;
+
+  constructor(opts) {
+    this.#store = new CoreStore(opts);
+  }
+
+  put(id, text, wallMs, output) {
+    return guard(() => this.#store.put(id, text, wallMs, output));
+  }
+
+  get(id, output) {
+    return guard(() => this.#store.get(id, output));
+  }
+
+  has(id) {
+    return this.#store.has(id);
+  }
+
+  delete(id) {
+    return this.#store.delete(id);
+  }
+
+  version(id) {
+    return this.#store.version(id);
+  }
+
+  ids() {
+    return this.#store.ids();
+  }
+
+  size() {
+    return this.#store.size();
+  }
+
+  apply(id, m, wallMs, output) {
+    return guard(() => this.#store.apply(id, m, wallMs, output));
+  }
+
+  changesSince(id, version, output) {
+    return guard(() => this.#store.changesSince(id, version, output));
+  }
+}
+
+module.exports = {
+  implementation: 'js',
+  applyPatch,
+  applyMergePatch: applyMergePatchText,
+  diff: diffText,
+  merge3: merge3Text,
+  Clock,
+  Store,
+};
