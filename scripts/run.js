@@ -3,7 +3,8 @@
 
 // One entry point for the README's commands, so they work from a clean clone:
 //   node scripts/run.js test    everything: Jest on both implementations, GoogleTest plain and
-//                               under ASan+UBSan
+//                               under ASan+UBSan, and short deterministic libFuzzer runs
+//   node scripts/run.js fuzz    the libFuzzer runs only
 //   node scripts/run.js gtest   GoogleTest only (plain and sanitized)
 //   node scripts/run.js jest    Jest only
 //   node scripts/run.js bench   the benchmark (the main job for now)
@@ -30,6 +31,12 @@ const GTEST_NEEDS = [
   { bin: 'cmake', pkg: 'cmake' },
   { file: '/usr/include/gtest/gtest.h', pkg: 'libgtest-dev' },
 ];
+const FUZZ_NEEDS = [
+  { bin: 'clang++', pkg: 'clang' },
+  { file: '/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a', pkg: 'libclang-rt-14-dev' },
+];
+// Deterministic fuzz runs (fixed seed and run count) so a CI failure can be replayed exactly.
+const FUZZ_RUNS = { fuzz_json: 200000, fuzz_patch: 60000, fuzz_store: 30000 };
 
 function log(msg) {
   process.stdout.write(`[realtime-core] ${msg}\n`);
@@ -108,8 +115,8 @@ function ensureAddon() {
   must(NPM, ['run', reconfigure ? 'build' : 'build:incremental']);
 }
 
-function setup({ gtest }) {
-  ensureSystemPackages(gtest ? [...SYSTEM_NEEDS, ...GTEST_NEEDS] : SYSTEM_NEEDS);
+function setup({ gtest, fuzz = false }) {
+  ensureSystemPackages([...SYSTEM_NEEDS, ...(gtest ? GTEST_NEEDS : []), ...(fuzz ? FUZZ_NEEDS : [])]);
   ensureNodeModules();
   ensureAddon();
 }
@@ -155,6 +162,32 @@ function runGtest(summary, { sanitize }) {
   return res.status === null ? 1 : res.status;
 }
 
+function runFuzz(summary) {
+  const dir = path.join(ROOT, 'build-fuzz');
+  must('cmake', ['-S', ROOT, '-B', dir, '-DCMAKE_CXX_COMPILER=clang++', '-DRTC_FUZZ=ON', '-DRTC_BUILD_TESTS=OFF',
+    '-DCMAKE_BUILD_TYPE=RelWithDebInfo']);
+  must('cmake', ['--build', dir, '-j', String(Math.max(2, require('node:os').availableParallelism()))]);
+  let status = 0;
+  for (const [target, runs] of Object.entries(FUZZ_RUNS)) {
+    const kind = target.replace('fuzz_', '');
+    // libFuzzer adds what it finds to the first corpus folder: give it a scratch copy.
+    const corpus = fs.mkdtempSync(path.join(require('node:os').tmpdir(), `rt-${kind}-`));
+    fs.cpSync(path.join(ROOT, 'native', 'fuzz', 'corpus', kind), corpus, { recursive: true });
+    const code = run(path.join(dir, target), [
+      '-seed=1', `-runs=${runs}`, '-max_len=4096', '-timeout=20', '-rss_limit_mb=4096',
+      `-artifact_prefix=${dir}/`, '-print_final_stats=1', corpus,
+    ]);
+    fs.rmSync(corpus, { recursive: true, force: true });
+    if (code === 0) summary.passed += 1;
+    else {
+      summary.failed += 1;
+      status = code;
+      log(`${target} found a failing input: see ${dir}/crash-* (replay: ${path.join(dir, target)} <file>)`);
+    }
+  }
+  return status;
+}
+
 function main() {
   const cmd = process.argv[2] || 'test';
   const summary = { passed: 0, failed: 0 };
@@ -175,14 +208,19 @@ function main() {
       status = runGtest(summary, { sanitize: false }) || status;
       status = runGtest(summary, { sanitize: true }) || status;
       break;
+    case 'fuzz':
+      setup({ gtest: true, fuzz: true });
+      status = runFuzz(summary);
+      break;
     case 'test':
-      setup({ gtest: true });
+      setup({ gtest: true, fuzz: true });
       status = runJest(summary) || status;
       status = runGtest(summary, { sanitize: false }) || status;
       status = runGtest(summary, { sanitize: true }) || status;
+      status = runFuzz(summary) || status;
       break;
     default:
-      log(`unknown command "${cmd}" (test, jest, gtest, bench, setup)`);
+      log(`unknown command "${cmd}" (test, jest, gtest, fuzz, bench, setup)`);
       return 2;
   }
   if (status !== 0 && summary.failed === 0) summary.failed = 1;

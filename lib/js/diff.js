@@ -230,7 +230,8 @@ function mergeDiff(a, b, copy = false) {
 }
 
 function diff(a, b, format = 'json-patch', arrayKey = null) {
-  if (format === 'merge-patch') return deepEqual(a, b) ? {} : mergeDiff(a, b);
+  // Equal objects give {}; equal non-objects give b itself ({} would turn them into {}).
+  if (format === 'merge-patch') return mergeDiff(a, b);
   const ops = [];
   diffJson(a, b, '', arrayKey, ops);
   return ops;

@@ -47,6 +47,9 @@ describe.each(IMPLS)('diff (%s)', (_name, rt) => {
       .toEqual({ a: null, b: { d: 3 }, e: [1, 2], f: true });
     expect(rt.diff({ a: 1 }, { a: 1 }, { format: 'merge-patch' })).toEqual({});
     expect(rt.diff({ a: 1 }, [1], { format: 'merge-patch' })).toEqual([1]);
+    // equal scalars: the patch is the value itself ({} would turn the document into {})
+    expect(rt.diff('5', '5', { format: 'merge-patch' })).toBe(5);
+    expect(rt.applyMergePatch('5', rt.diff('5', '5', { format: 'merge-patch', output: 'text' }))).toBe(5);
   });
 
   test('apply(a, diff(a, b)) equals b on a set of tricky pairs', () => {

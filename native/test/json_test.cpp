@@ -1,0 +1,224 @@
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "json.h"
+
+namespace rtc {
+namespace {
+
+Limits defaults() { return Limits{}; }
+Json P(const std::string& text, Limits l = defaults()) { return parse(text, l); }
+std::string RT(const std::string& text) { return serialize(P(text)); }
+
+std::string errorCode(const std::string& text, Limits l = defaults()) {
+  try {
+    parse(text, l);
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return "none";
+}
+
+TEST(JsonParse, Scalars) {
+  EXPECT_EQ(RT("null"), "null");
+  EXPECT_EQ(RT("true"), "true");
+  EXPECT_EQ(RT("false"), "false");
+  EXPECT_EQ(RT(" \t\r\n 1 \n"), "1");
+  EXPECT_EQ(RT("\"abc\""), "\"abc\"");
+  EXPECT_TRUE(P("1").is_number_float());
+  EXPECT_TRUE(P("12345678901234567890").is_number_float());
+}
+
+TEST(JsonParse, NumbersAreDoubles) {
+  EXPECT_EQ(RT("1.0"), "1");
+  EXPECT_EQ(RT("1e0"), "1");
+  EXPECT_EQ(RT("-0"), "0");
+  EXPECT_EQ(RT("-0.0e5"), "0");
+  EXPECT_EQ(RT("9007199254740993"), "9007199254740992");
+  EXPECT_EQ(RT("123456789012345678901"), "123456789012345680000");
+  EXPECT_EQ(RT("1e400"), "null");  // Infinity, which JSON.stringify writes as null
+  EXPECT_EQ(RT("-1e400"), "null");
+  EXPECT_EQ(RT("1e-400"), "0");
+  EXPECT_EQ(RT("0.1"), "0.1");
+  EXPECT_EQ(RT("2.5E-3"), "0.0025");
+  EXPECT_TRUE(deepEqual(P("1"), P("1.0")));
+  EXPECT_TRUE(deepEqual(P("-0"), P("0")));
+}
+
+TEST(JsonSerialize, JsNumberFormatting) {
+  auto num = [](double d) {
+    std::string s;
+    appendNumber(s, d);
+    return s;
+  };
+  EXPECT_EQ(num(1e21), "1e+21");
+  EXPECT_EQ(num(1e20), "100000000000000000000");
+  EXPECT_EQ(num(1.5e-7), "1.5e-7");
+  EXPECT_EQ(num(1e-6), "0.000001");
+  EXPECT_EQ(num(1e-7), "1e-7");
+  EXPECT_EQ(num(5e-324), "5e-324");
+  EXPECT_EQ(num(0.1), "0.1");
+  EXPECT_EQ(num(100), "100");
+  EXPECT_EQ(num(1000000000000000), "1000000000000000");
+  EXPECT_EQ(num(-0.0), "0");
+  EXPECT_EQ(num(123456789012345680000.0), "123456789012345680000");
+  EXPECT_EQ(num(1.7976931348623157e308), "1.7976931348623157e+308");
+  EXPECT_EQ(num(-1.5), "-1.5");
+  EXPECT_EQ(num(0.1 + 0.2), "0.30000000000000004");
+  EXPECT_EQ(num(123.456), "123.456");
+  EXPECT_EQ(num(1.2e-5), "0.000012");
+  EXPECT_EQ(num(4.35), "4.35");
+  EXPECT_EQ(num(2e15), "2000000000000000");
+  EXPECT_EQ(num(1.5e300), "1.5e+300");
+  EXPECT_EQ(num(9007199254740992.0), "9007199254740992");
+}
+
+TEST(JsonSerialize, StringEscaping) {
+  EXPECT_EQ(RT("\"a\\\"b\\\\c\\/d\""), "\"a\\\"b\\\\c/d\"");
+  EXPECT_EQ(RT("\"\\b\\f\\n\\r\\t\""), "\"\\b\\f\\n\\r\\t\"");
+  EXPECT_EQ(RT("\"\\u0001\\u001f\\u0000\""), "\"\\u0001\\u001f\\u0000\"");
+  EXPECT_EQ(RT("\"\\u2028\\u2029\\u007f\""), "\"\xE2\x80\xA8\xE2\x80\xA9\x7F\"");
+  EXPECT_EQ(RT("\"\\u00e9\\uD83D\\uDE00\""), "\"\xC3\xA9\xF0\x9F\x98\x80\"");
+  EXPECT_EQ(RT("\"\xF0\x9F\x98\x80\""), "\"\xF0\x9F\x98\x80\"");
+}
+
+TEST(JsonParse, KeyOrderIsJavaScripts) {
+  EXPECT_EQ(RT("{\"b\":1,\"a\":2,\"10\":3,\"2\":4,\"01\":5,\"-1\":6,\"4294967294\":7,\"4294967295\":8}"),
+            "{\"2\":4,\"10\":3,\"4294967294\":7,\"b\":1,\"a\":2,\"01\":5,\"-1\":6,\"4294967295\":8}");
+  EXPECT_EQ(RT("{\"z\":1,\"0\":2}"), "{\"0\":2,\"z\":1}");
+}
+
+TEST(JsonParse, DuplicateKeysKeepFirstPositionLastValue) {
+  EXPECT_EQ(RT("{\"a\":1,\"b\":2,\"a\":3}"), "{\"a\":3,\"b\":2}");
+  EXPECT_EQ(RT("{\"__proto__\":1,\"constructor\":{},\"__proto__\":2}"), "{\"__proto__\":2,\"constructor\":{}}");
+  // Large objects switch to a hash set for duplicate detection.
+  std::string text = "{";
+  for (int i = 0; i < 100; ++i) text += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  text += "\"k5\":\"dup\"}";
+  Json v = P(text);
+  EXPECT_EQ(v.size(), 100u);
+  EXPECT_EQ(members(v)[5].first, "k5");
+  EXPECT_EQ(serialize(members(v)[5].second), "\"dup\"");
+}
+
+TEST(JsonParse, SyntaxErrors) {
+  for (const char* bad : {"", " ", "{", "[1,]", "{\"a\":1,}", "+1", "01", "1.", ".5", "1e", "NaN", "Infinity", "'a'",
+                          "[1 2]", "{\"a\" 1}", "{a:1}", "tru", "nul", "\"abc", "\"\\x\"", "\"\\u12G4\"", "1 2",
+                          "/*c*/1", "\xEF\xBB\xBF{}", "\"a\tb\"", "\"\n\"", "[\x80]", "\v1", "\f1", "-", "--1"}) {
+    EXPECT_EQ(errorCode(bad), "ERR_RT_INVALID_JSON") << bad;
+  }
+}
+
+TEST(JsonParse, Utf8Validation) {
+  EXPECT_EQ(errorCode("\"\xC3\""), "ERR_RT_INVALID_UTF8");
+  EXPECT_EQ(errorCode("\"\xC0\xAF\""), "ERR_RT_INVALID_UTF8");      // overlong
+  EXPECT_EQ(errorCode("\"\xED\xA0\x80\""), "ERR_RT_INVALID_UTF8");  // WTF-8 surrogate
+  EXPECT_EQ(errorCode("\"\xF4\x90\x80\x80\""), "ERR_RT_INVALID_UTF8");
+  EXPECT_EQ(errorCode("\"\xFF\""), "ERR_RT_INVALID_UTF8");
+  EXPECT_EQ(errorCode("\"\\uD800\""), "ERR_RT_INVALID_UTF8");
+  EXPECT_EQ(errorCode("\"\\uDC00\\uD800\""), "ERR_RT_INVALID_UTF8");
+  EXPECT_EQ(errorCode("\"\\uD800x\\uDC00\""), "ERR_RT_INVALID_UTF8");
+  EXPECT_EQ(errorCode("{\"\\uD800\":1}"), "ERR_RT_INVALID_UTF8");
+  EXPECT_EQ(errorCode("\"\\uD800\\u0041\""), "ERR_RT_INVALID_UTF8");
+}
+
+TEST(JsonParse, ErrorPrecedence) {
+  Limits small;
+  small.maxDocumentBytes = 5;
+  EXPECT_EQ(errorCode("[[[[[[", small), "ERR_RT_TOO_LARGE");
+  Limits shallow;
+  shallow.maxDepth = 2;
+  EXPECT_EQ(errorCode("[[[1]]]", shallow), "ERR_RT_TOO_DEEP");
+  EXPECT_EQ(errorCode("[[[1]]", shallow), "ERR_RT_INVALID_JSON");  // syntax beats depth
+  EXPECT_EQ(errorCode("[[[\"\xFF\"]]]", shallow), "ERR_RT_TOO_DEEP");    // depth beats UTF-8
+  EXPECT_EQ(errorCode("[\"\xFF\",]", shallow), "ERR_RT_INVALID_JSON");  // syntax beats UTF-8
+  EXPECT_EQ(errorCode("[\"\\uD800\", 1"), "ERR_RT_INVALID_JSON");
+  EXPECT_EQ(errorCode("[[1]]", shallow), "none");
+}
+
+TEST(JsonParse, DeepNestingDoesNotCrash) {
+  const int n = 100000;
+  std::string deep(n, '[');
+  deep.append(n, ']');
+  EXPECT_EQ(errorCode(deep), "ERR_RT_TOO_DEEP");
+  std::string unbalanced(n, '[');
+  EXPECT_EQ(errorCode(unbalanced), "ERR_RT_INVALID_JSON");
+  std::string objs;
+  for (int i = 0; i < n; ++i) objs += "{\"a\":";
+  objs += "1";
+  objs.append(n, '}');
+  EXPECT_EQ(errorCode(objs), "ERR_RT_TOO_DEEP");
+
+  // With a limit that allows it, the deep value is built, copied, compared, serialized and
+  // destroyed without recursion.
+  Limits unlimited;
+  unlimited.maxDepth = 1000000;
+  Json v = P(deep, unlimited);
+  EXPECT_EQ(depth(v), static_cast<std::uint64_t>(n));
+  Json copy = deepCopy(v);
+  EXPECT_TRUE(deepEqual(v, copy));
+  EXPECT_EQ(serialize(copy), deep);
+  EXPECT_EQ(sizeOf(v), static_cast<std::uint64_t>(3 * n - 1));
+}
+
+TEST(Json, SizeOfAndDepth) {
+  EXPECT_EQ(sizeOf(P("null")), 8u);
+  EXPECT_EQ(sizeOf(P("true")), 8u);
+  EXPECT_EQ(sizeOf(P("1.5")), 8u);
+  EXPECT_EQ(sizeOf(P("\"\xC3\xA9\"")), 4u);
+  EXPECT_EQ(sizeOf(P("[]")), 2u);
+  EXPECT_EQ(sizeOf(P("[1,2]")), 2u + 9u + 9u);
+  EXPECT_EQ(sizeOf(P("{\"ab\":1}")), 2u + (4u + 8u + 2u));
+  EXPECT_EQ(depth(P("1")), 0u);
+  EXPECT_EQ(depth(P("[]")), 1u);
+  EXPECT_EQ(depth(P("{}")), 1u);
+  EXPECT_EQ(depth(P("{\"a\":[1]}")), 2u);
+  EXPECT_EQ(depth(P("[1,[2,[3]],{}]")), 3u);
+}
+
+TEST(Json, DeepEqualityIgnoresKeyOrder) {
+  EXPECT_TRUE(deepEqual(P("{\"a\":1,\"b\":[1,{\"c\":2}]}"), P("{\"b\":[1,{\"c\":2.0}],\"a\":1}")));
+  EXPECT_FALSE(deepEqual(P("[1,2]"), P("[2,1]")));
+  EXPECT_FALSE(deepEqual(P("{\"a\":1}"), P("{\"a\":1,\"b\":2}")));
+  EXPECT_FALSE(deepEqual(P("{\"a\":1}"), P("{\"b\":1}")));
+  EXPECT_FALSE(deepEqual(P("1"), P("\"1\"")));
+  EXPECT_FALSE(deepEqual(P("null"), P("false")));
+  EXPECT_TRUE(deepEqual(P("\"x\""), P("\"x\"")));
+}
+
+TEST(Json, ObjectHelpersKeepJsOrder) {
+  Json o = P("{\"b\":1,\"a\":2}");
+  objSet(o, "5", Json(1.0));
+  objSet(o, "1", Json(2.0));
+  objSet(o, "c", Json(3.0));
+  objSet(o, "b", Json(4.0));
+  EXPECT_EQ(serialize(o), "{\"1\":2,\"5\":1,\"b\":4,\"a\":2,\"c\":3}");
+  Json removed;
+  std::size_t pos = 0;
+  EXPECT_TRUE(objRemove(o, "b", &removed, &pos));
+  EXPECT_EQ(pos, 2u);
+  objSet(o, "b", Json(9.0));
+  EXPECT_EQ(serialize(o), "{\"1\":2,\"5\":1,\"a\":2,\"c\":3,\"b\":9}");
+  objRemove(o, "b");
+  objInsertAt(o, 2, "b", Json(4.0));
+  EXPECT_EQ(serialize(o), "{\"1\":2,\"5\":1,\"b\":4,\"a\":2,\"c\":3}");
+  EXPECT_TRUE(isArrayIndexKey("0"));
+  EXPECT_TRUE(isArrayIndexKey("4294967294"));
+  EXPECT_FALSE(isArrayIndexKey("4294967295"));
+  EXPECT_FALSE(isArrayIndexKey("01"));
+  EXPECT_FALSE(isArrayIndexKey("-1"));
+  EXPECT_FALSE(isArrayIndexKey("1e0"));
+  EXPECT_FALSE(isArrayIndexKey(""));
+}
+
+TEST(JsonParse, LargeObjectIndexKeys) {
+  std::string text = "{";
+  for (int i = 199; i >= 0; --i) text += "\"" + std::to_string(i) + "\":" + std::to_string(i) + (i ? "," : "");
+  text += "}";
+  Json v = P(text);
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(members(v)[static_cast<std::size_t>(i)].first, std::to_string(i));
+}
+
+}  // namespace
+}  // namespace rtc
