@@ -55,20 +55,17 @@ class Text {
       std::size_t len = 0;
       NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, v, small_, sizeof small_, &len));
       if (len + 1 < sizeof small_) {
-        if (len > limits.maxDocumentBytes) {
-          throw Error(codes::kTooLarge, std::string(what) + " is " + std::to_string(len) +
-                                            " bytes, more than maxDocumentBytes (" +
-                                            std::to_string(limits.maxDocumentBytes) + ")");
-        }
         data_ = small_;
         size_ = len;
         return;
       }
       NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, v, nullptr, 0, &len));
       if (len > limits.maxDocumentBytes) {
-        throw Error(codes::kTooLarge, std::string(what) + " is " + std::to_string(len) +
-                                          " bytes, more than maxDocumentBytes (" +
-                                          std::to_string(limits.maxDocumentBytes) + ")");
+        // Not copied. The core's parse checks the size before it reads a byte, so this argument
+        // reports ERR_RT_TOO_LARGE in its turn: arguments are checked in order (semantics 1.2).
+        data_ = "";
+        size_ = len;
+        return;
       }
       owned_.resize(len);
       std::size_t written = 0;

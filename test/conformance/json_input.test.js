@@ -96,6 +96,11 @@ describe.each(IMPLS)('JSON text in and out (%s)', (_name, rt) => {
     expect(codeOf(() => rt.applyPatch(Buffer.from('[1,2,3]'), [], { limits: { maxDocumentBytes: 6 } }))).toBe('ERR_RT_TOO_LARGE');
     // the size check comes before the syntax check
     expect(codeOf(() => rt.applyPatch('[1,2,3', [], { limits: { maxDocumentBytes: 5 } }))).toBe('ERR_RT_TOO_LARGE');
+    // arguments are checked in order, each completely
+    const big = JSON.stringify('x'.repeat(5000));
+    expect(codeOf(() => rt.applyPatch('[', big, { limits: { maxDocumentBytes: 100 } }))).toBe('ERR_RT_INVALID_JSON');
+    expect(codeOf(() => rt.applyPatch(big, '[', { limits: { maxDocumentBytes: 100 } }))).toBe('ERR_RT_TOO_LARGE');
+    expect(codeOf(() => rt.merge3('{}', '{', big, { limits: { maxDocumentBytes: 100 } }))).toBe('ERR_RT_INVALID_JSON');
   });
 
   test('values that are not JSON', () => {
