@@ -59,7 +59,10 @@ function stringArg(value, name, { maxBytes = 1024, allowEmpty = false } = {}) {
   if (typeof value !== 'string') throw invalidArgument(`${name} must be a string`);
   if (!allowEmpty && value.length === 0) throw invalidArgument(`${name} must not be empty`);
   if (!value.isWellFormed()) throw invalidArgument(`${name} must be well-formed Unicode`);
-  if (utf8Length(value) > maxBytes) throw outOfRange(`${name} must be at most ${maxBytes} bytes`);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no byte count (hot path).
+  if (value.length * 3 > maxBytes && utf8Length(value) > maxBytes) {
+    throw outOfRange(`${name} must be at most ${maxBytes} bytes`);
+  }
   return value;
 }
 
