@@ -1,0 +1,165 @@
+'use strict';
+
+// Renders benchmarks/results/REPORT.md from the raw results of one run (latest.json).
+// Every number in it comes from that run; the "Where the time goes" section is the text of
+// benchmarks/profile/FINDINGS.md (written from profiling runs, which it dates itself).
+
+function fmtNs(ns) {
+  if (ns == null) return '-';
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`;
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(ns >= 1e5 ? 0 : 1)} µs`;
+  return `${ns} ns`;
+}
+const fmtX = (x) => (x == null ? '-' : `${x.toFixed(2)}x`);
+const bytes = (b) => (b == null ? '-' : b < 0 ? `≈0 (${b} B)` : b >= 1024 * 1024 ? `${(b / 1048576).toFixed(1)} MiB` : b >= 1024 ? `${(b / 1024).toFixed(1)} KiB` : `${b} B`);
+
+function verdict(ratio, goal, medNative, medOther) {
+  if (ratio == null) return 'not measured';
+  if (ratio >= goal) return `**met** (${fmtX(ratio)})`;
+  // to reach the goal native's median must drop to medOther / goal
+  const target = medOther / goal;
+  const cut = Math.round((1 - target / medNative) * 100);
+  return `**not met**: ${fmtX(ratio)}, short by ${fmtX(goal / ratio)}; native must go from ${fmtNs(medNative)} to ${fmtNs(Math.round(target))} (${cut}% less time)`;
+}
+
+function goalsSection(cases) {
+  const rows = [];
+  const by = (pred) => cases.filter(pred);
+  for (const c of by((c) => c.fn === 'DocumentStore.apply')) {
+    rows.push(['native ≥ 2x JS twin on `DocumentStore.apply`', c.id, c.results.native, c.results.js, verdict(c.ratios.nativeVsJs, 2, c.results.native && c.results.native.medianNs, c.results.js && c.results.js.medianNs)]);
+  }
+  for (const c of by((c) => c.fn === 'merge3')) {
+    rows.push(['native ≥ 2x JS twin on `merge3`', c.id, c.results.native, c.results.js, verdict(c.ratios.nativeVsJs, 2, c.results.native && c.results.native.medianNs, c.results.js && c.results.js.medianNs)]);
+  }
+  for (const c of by((c) => (c.fn === 'applyPatch' || c.fn === 'diff') && c.size.label === '128KB')) {
+    const p = c.results['fast-json-patch'];
+    rows.push([`native ahead of fast-json-patch on \`${c.fn}\` at 128 KB`, c.id, c.results.native, p, verdict(c.ratios.nativeVsPeer, 1, c.results.native && c.results.native.medianNs, p && p.medianNs)]);
+  }
+  const lines = [
+    '| goal | case | native median | other median | result |',
+    '| --- | --- | ---: | ---: | --- |',
+    ...rows.map(([g, id, n, o, v]) => `| ${g} | \`${id}\` | ${fmtNs(n && n.medianNs)} | ${fmtNs(o && o.medianNs)} | ${v} |`),
+  ];
+  const met = rows.filter((r) => r[4].startsWith('**met**')).length;
+  return { table: lines.join('\n'), met, total: rows.length };
+}
+
+// one sentence: range and geometric mean of a ratio over the cases that have it
+function spread(cases, key, other) {
+  const xs = cases.filter((c) => c.ratios[key] != null).map((c) => ({ id: c.id, x: c.ratios[key] }));
+  if (!xs.length) return '';
+  xs.sort((a, b) => a.x - b.x);
+  const geo = Math.exp(xs.reduce((acc, e) => acc + Math.log(e.x), 0) / xs.length);
+  const faster = xs.filter((e) => e.x > 1).length;
+  return `- Native vs ${other}: faster in ${faster} of ${xs.length} cases; speed-up from ${fmtX(xs[0].x)} (\`${xs[0].id}\`) to ${fmtX(xs[xs.length - 1].x)} (\`${xs[xs.length - 1].id}\`), geometric mean ${fmtX(geo)}.`;
+}
+
+function resultsTable(cases) {
+  const head = [
+    '| case | native median | native p99 | JS median | JS p99 | fast-json-patch median | fjp p99 | native vs JS | native vs fjp | samples n / js / fjp | check |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  const rows = cases.map((c) => {
+    const n = c.results.native;
+    const j = c.results.js;
+    const p = c.results['fast-json-patch'];
+    const samples = [n, j, p].map((x) => (x ? x.samples : '-')).join(' / ');
+    return `| \`${c.id}\` | ${fmtNs(n && n.medianNs)} | ${fmtNs(n && n.p99Ns)} | ${fmtNs(j && j.medianNs)} | ${fmtNs(j && j.p99Ns)} | ${fmtNs(p && p.medianNs)} | ${fmtNs(p && p.p99Ns)} | ${fmtX(c.ratios.nativeVsJs)} | ${fmtX(c.ratios.nativeVsPeer)} | ${samples} | ${c.check.ok ? 'ok' : '**see below**'} |`;
+  });
+  return head.concat(rows).join('\n');
+}
+
+function memorySection(memory) {
+  if (!memory) return '_Not measured in this run (`--no-memory`)._';
+  const lines = [
+    '| implementation | documents | avg JSON text per doc | heap per doc after put | RSS per doc after put | heap per doc with 10 writes of history | RSS per doc with 10 writes of history |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [name, m] of Object.entries(memory)) {
+    if (m.error) {
+      lines.push(`| ${name} | error: ${m.error} | | | | | |`);
+      continue;
+    }
+    lines.push(`| ${name} | ${m.docs} | ${bytes(m.avgTextBytes)} | ${bytes(m.put.heapPerDoc)} | ${bytes(m.put.rssPerDoc)} | ${bytes(m.history.heapPerDoc)} | ${bytes(m.history.rssPerDoc)} |`);
+  }
+  const cmds = Object.values(memory).filter((m) => m.command).map((m) => `\`${m.command}\``);
+  lines.push('');
+  lines.push(`Each implementation in its own process (${cmds.join(', ')}); growth over a baseline taken after the input texts were built and after forced GCs. The JS twin keeps documents on the V8 heap (so heap ≈ its cost and RSS includes it); the native engine keeps them in C++ memory, which only RSS shows. RSS growth is coarse (allocator arenas, pages), so treat it as ±10%.`);
+  return lines.join('\n');
+}
+
+function renderReport(r, { findings } = {}) {
+  const m = r.machine;
+  const impl = r.implementations.map((i) => `${i.name} = \`${i.file}\`${i.error ? ` (**not loaded**: ${i.error})` : ''}`).join('; ');
+  const goals = goalsSection(r.cases);
+  const problems = r.cases.filter((c) => !c.check.ok);
+  const out = [];
+  out.push('# realtime-core benchmark report');
+  out.push('');
+  out.push(`Produced by \`${r.command}\` on ${r.date} (${r.durationSec} s${r.quick ? ', **quick smoke run: tiny time budget, numbers are noisy**' : ''}). Every number below comes from that run (raw data: \`latest.json\` beside this file).`);
+  out.push('');
+  out.push(`Machine: ${m.cpu}, ${m.cores} cores (shared), ${m.totalMemMiB} MiB, ${m.platform}; Node ${m.node} (V8 ${m.v8}); tinybench ${m.tinybench}; fast-json-patch ${m.fastJsonPatch}; load average at start ${m.loadavg.join(' / ')}.`);
+  out.push('');
+  out.push(`Implementations: ${impl}; peer: fast-json-patch.`);
+  out.push(`Budget per case and implementation: ${r.budget.time} ms measured (plus ${r.budget.warmupTime} ms warm-up, at least ${r.budget.iterations} iterations), split into ${r.budget.rounds} interleaved round(s) (implementations in rotating order, a forced GC before each, samples pooled), one call per sample, hrtime clock. Load average at the end: ${(r.loadavgAtEnd || []).join(' / ')}.`);
+  out.push('');
+  out.push('**Ratios** are speed-ups of native: median time of the other implementation / median time of native. Above 1x native is faster; below 1x it is slower.');
+  out.push('');
+  out.push('## Goals');
+  out.push('');
+  out.push(`${goals.met} of ${goals.total} goal checks met in this run. These are measurements, not tests: nothing fails on speed.`);
+  out.push('');
+  out.push(spread(r.cases, 'nativeVsJs', 'the JS twin'));
+  out.push(spread(r.cases, 'nativeVsPeer', 'fast-json-patch'));
+  out.push('');
+  out.push(goals.table);
+  out.push('');
+  out.push('![native speed-up over the JS twin per case](ratios.svg)');
+  out.push('');
+  out.push('![native speed-up over fast-json-patch](ratios-peer.svg)');
+  out.push('');
+  out.push('## Results (medians and p99 per call)');
+  out.push('');
+  out.push(resultsTable(r.cases));
+  out.push('');
+  if (problems.length) {
+    out.push('### Check problems');
+    out.push('');
+    out.push('Before timing, each case runs every implementation once and checks they computed the same thing. These did not:');
+    out.push('');
+    for (const c of problems) out.push(`- \`${c.id}\`: ${c.check.problems.join('; ')}`);
+    out.push('');
+  }
+  out.push('## Memory: DocumentStore, per stored document');
+  out.push('');
+  out.push(memorySection(r.memory));
+  out.push('');
+  out.push('## Where the time goes');
+  out.push('');
+  out.push(findings ? findings.replace(/^#+ Where the time goes\s*\n/, '').replace(/^(#{2,}) /gm, '#$1 ').trim() : '_No profiling findings recorded yet (benchmarks/profile/FINDINGS.md)._');
+  out.push('');
+  out.push('## What each case measures');
+  out.push('');
+  out.push('Data is generated from fixed seeds by `benchmarks/data.js`: dashboard documents (devices with status, playlists whose items have ids, schedules, nested settings, KPIs, alerts) of about 1 KB, 16 KB and 128 KB, and ~1 KB (or 16 KB) "screen" entities for the store. `value` = JS values in, JS value out; `text` = JSON text in, JSON text out (`{ output: \'text\' }`); every implementation in a case gets the same inputs and returns the same form.');
+  out.push('');
+  const seen = new Set();
+  for (const c of r.cases) {
+    const key = `${c.fn}/${c.size.label}`;
+    if (seen.has(c.id)) continue;
+    seen.add(c.id);
+    const notes = c.check.notes && Object.keys(c.check.notes).length ? ` (${Object.entries(c.check.notes).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('; ')})` : '';
+    out.push(`- \`${c.id}\`: ${c.what}${notes}.`);
+    void key;
+  }
+  out.push('');
+  out.push('Fairness notes:');
+  out.push('');
+  out.push('- fast-json-patch, value form: `applyPatch(doc, ops, true /* validate */, false /* do not mutate: it deep-clones the document */).newDocument` and `compare(a, b)`; text form: `JSON.parse` both inputs (a private copy, so it may mutate it), apply or compare, `JSON.stringify` the result. Our API never mutates its inputs either and returns fresh values.');
+  out.push('- fast-json-patch inserts patch values into the result by reference (ours copies), and its `compare` replaces array items by index where ours computes a Myers edit script (so the patches differ in size: see the op counts in the diff notes above). Both patches are checked to turn `a` into `b`.');
+  out.push('- Our public API turns a JS value into JSON text (`JSON.stringify`) before either engine sees it (docs/internals.md), so the value form includes that cost for both native and the twin.');
+  out.push('- `DocumentStore.apply` cases cycle round-robin over the stored documents; each iteration changes its document (the patch pools never repeat a value on one document), so every iteration does comparable work. The stale cases run the merge path on every iteration (statuses are counted during the run and listed in the notes).');
+  out.push('');
+  return out.join('\n') + '\n';
+}
+
+module.exports = { renderReport };
