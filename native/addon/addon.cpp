@@ -530,8 +530,12 @@ class RealtimeCore : public Napi::Addon<RealtimeCore> {
       rtc::Json b = rtc::parse(base.data(), base.size(), o.limits);
       rtc::Json l = rtc::parse(local.data(), local.size(), o.limits);
       rtc::Json r = rtc::parse(remote.data(), remote.size(), o.limits);
-      rtc::Merge3Result res = rtc::merge3(b, l, r, o);
+      rtc::Merge3Result res = rtc::merge3Consuming(b, l, r, true, o);
       std::string doc = rtc::serialize(res.doc);
+      rtc::release(res.doc);
+      rtc::release(b);
+      rtc::release(l);
+      rtc::release(r);
       if (info[8].ToBoolean()) {
         Napi::Object out = Napi::Object::New(env);
         out.Set("doc", Napi::String::New(env, doc));

@@ -28,7 +28,9 @@ struct Edit {
 
 class Differ {
  public:
-  Differ(const std::string* arrayKey, Patch& out) : arrayKey_(arrayKey), out_(out) {}
+  // With refs, op values are references to b's subtrees (see serializeWithRefs), not copies.
+  Differ(const std::string* arrayKey, Patch& out, std::vector<const Json*>* refs = nullptr)
+      : arrayKey_(arrayKey), out_(out), refs_(refs) {}
 
   void value(const Json& a, const Json& b, const std::string& path, std::size_t level) {
     if (deepEqual(a, b)) return;
@@ -58,7 +60,12 @@ class Differ {
     PatchOp op;
     op.kind = kind;
     op.path = std::move(path);
-    if (v) op.value = deepCopy(*v);
+    if (v && refs_) {
+      op.value = makeRef(refs_->size());
+      refs_->push_back(v);
+    } else if (v) {
+      op.value = deepCopy(*v);
+    }
     out_.push_back(std::move(op));
   }
 
@@ -190,10 +197,17 @@ class Differ {
 
   const std::string* arrayKey_;
   Patch& out_;
+  std::vector<const Json*>* refs_;
 };
 
-Json mergeDiffAt(const Json& a, const Json& b, std::size_t level) {
-  if (!a.is_object() || !b.is_object()) return deepCopy(b);
+// With refs, values taken from b are references to b's subtrees (see serializeWithRefs).
+Json mergeDiffAt(const Json& a, const Json& b, std::size_t level, std::vector<const Json*>* refs) {
+  auto take = [refs](const Json& v) {
+    if (!refs) return deepCopy(v);
+    refs->push_back(&v);
+    return makeRef(refs->size() - 1);
+  };
+  if (!a.is_object() || !b.is_object()) return take(b);
   if (level > kMaxRecursionDepth) throw Error(codes::kTooDeep, "documents are nested too deeply to diff");
   Json out = makeObject();
   const Members& ao = members(a);
@@ -201,10 +215,10 @@ Json mergeDiffAt(const Json& a, const Json& b, std::size_t level) {
   for (std::size_t i = 0; i < ao.size(); ++i) {
     const Json* bv = findHinted(b, ao[i].first, i);
     if (!bv) objSet(out, ao[i].first, Json(nullptr));
-    else if (!deepEqual(ao[i].second, *bv)) objSet(out, ao[i].first, mergeDiffAt(ao[i].second, *bv, level + 1));
+    else if (!deepEqual(ao[i].second, *bv)) objSet(out, ao[i].first, mergeDiffAt(ao[i].second, *bv, level + 1, refs));
   }
   for (std::size_t i = 0; i < bo.size(); ++i) {
-    if (!findHinted(a, bo[i].first, i)) objSet(out, bo[i].first, deepCopy(bo[i].second));
+    if (!findHinted(a, bo[i].first, i)) objSet(out, bo[i].first, take(bo[i].second));
   }
   return out;
 }
@@ -218,21 +232,39 @@ Patch diffJsonPatch(const Json& a, const Json& b, const std::string* arrayKey) {
   return out;
 }
 
-Json mergeDiff(const Json& a, const Json& b) { return mergeDiffAt(a, b, 0); }
+Json mergeDiff(const Json& a, const Json& b) { return mergeDiffAt(a, b, 0, nullptr); }
 
 // Equal objects give {}; equal non-objects give b itself ({} would turn them into {}).
 Json diffMergePatch(const Json& a, const Json& b) { return mergeDiff(a, b); }
 
+// Only printed: the diff refers to b's values instead of copying them.
 std::string diffToText(const Json& a, const Json& b, DiffFormat format, const std::string* arrayKey) {
-  if (format == DiffFormat::MergePatch) return serialize(diffMergePatch(a, b));
-  return serializePatch(diffJsonPatch(a, b, arrayKey));
+  std::vector<const Json*> refs;
+  std::string out;
+  if (format == DiffFormat::MergePatch) {
+    Json d = mergeDiffAt(a, b, 0, &refs);
+    serializeWithRefs(out, d, refs.data());
+    return out;
+  }
+  Patch ops;
+  Differ(arrayKey, ops, &refs).value(a, b, std::string(), 0);
+  out.push_back('[');
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (i) out.push_back(',');
+    serializeOpTo(out, ops[i], refs.data());
+  }
+  out.push_back(']');
+  return out;
 }
 
 std::string diffText(const char* a, std::size_t aSize, const char* b, std::size_t bSize, DiffFormat format,
                      const std::string* arrayKey, const Limits& limits) {
   Json av = parse(a, aSize, limits);
   Json bv = parse(b, bSize, limits);
-  return diffToText(av, bv, format, arrayKey);
+  std::string out = diffToText(av, bv, format, arrayKey);
+  release(av);
+  release(bv);
+  return out;
 }
 
 }  // namespace rtc

@@ -22,7 +22,7 @@ std::optional<Tokens> outerArray(const Json& root, const Tokens& path) {
   const Json* cur = &root;
   if (cur->is_array()) return Tokens();
   for (std::size_t i = 0; i < path.size(); ++i) {
-    cur = resolve(*cur, Tokens{path[i]}, 1);
+    cur = resolve(*cur, path.data() + i, 1);
     if (!cur) return std::nullopt;
     if (cur->is_array()) return Tokens(path.begin(), path.begin() + static_cast<std::ptrdiff_t>(i + 1));
   }
@@ -84,10 +84,17 @@ class MergeDeltaBuilder : public ChangeObserver {
         covered = o.size() < t.size() && std::equal(o.begin(), o.end(), t.begin());
       }
       if (covered) continue;
-      if (const Json* v = resolve(root, t)) contribute(t, deepCopy(*v));
+      // The touched array is final and only printed: refer to it instead of copying it.
+      if (const Json* v = resolve(root, t)) {
+        contribute(t, makeRef(refs_.size()));
+        refs_.push_back(v);
+      }
     }
     return std::move(delta_);
   }
+
+  // Valid until the document changes again.
+  const Json* const* refs() const { return refs_.data(); }
 
  private:
   void touch(Tokens t) {
@@ -116,6 +123,7 @@ class MergeDeltaBuilder : public ChangeObserver {
 
   Opt delta_;
   std::vector<Tokens> touched_;
+  std::vector<const Json*> refs_;
   bool wholeDiff_ = false;
 };
 
@@ -406,7 +414,8 @@ void DocumentStore::applyFresh(Entry& e, const Mutation& m, ParsedMutation& pm, 
     delta = serialize(mergeDiff(before, e.doc));
   } else if (mergeFormat) {
     Opt d = mergeDelta.finish(e.doc);
-    delta = d ? serialize(*d) : std::string("{}");
+    if (d) serializeWithRefs(delta, *d, mergeDelta.refs());
+    else delta = "{}";
   } else {
     delta = m.mergePatch ? patchDelta.finish() : std::move(opsDelta);
   }
@@ -453,7 +462,9 @@ void DocumentStore::applyStale(Entry& e, const Mutation& m, ParsedMutation& pm, 
   mo.remoteTimestamp = newest ? newest->timestamp : ts;
   mo.resolver = options_.resolver;
   mo.limits = options_.limits;
-  Merge3Result merged = merge3(base, local, e.doc, mo);
+  Merge3Result merged = merge3Consuming(base, local, e.doc, false, mo);
+  release(local);
+  release(base);
   if (depth(merged.doc) > options_.limits.maxDepth) {
     reject(out, codes::kTooDeep, "merged document nesting exceeds maxDepth");
     return;
@@ -463,6 +474,7 @@ void DocumentStore::applyStale(Entry& e, const Mutation& m, ParsedMutation& pm, 
   if (deepEqual(merged.doc, e.doc)) return;
   std::string delta = diffToText(e.doc, merged.doc, options_.deltaFormat, arrayKey());
   Patch inverse = diffJsonPatch(merged.doc, e.doc, arrayKey());
+  release(e.doc);
   e.doc = std::move(merged.doc);
   pushHistory(e, delta, std::move(inverse), ts);
   out.version = e.version;

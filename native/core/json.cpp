@@ -8,7 +8,7 @@
 #include <memory>
 #include <new>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 
 namespace rtc {
@@ -202,12 +202,25 @@ inline std::size_t utf8SeqLen(const unsigned char* p, const unsigned char* end) 
   return 0;
 }
 
+// An open container while building. Its members live on the parser's scratch stacks (vals_,
+// keys_) until it closes, so each container is allocated once with its final size and keys are
+// moved, never copied (a vector of pair<const std::string, Json> copies keys when it grows).
 struct Frame {
-  Json value;
-  std::string key;  // pending key of an object frame
-  std::size_t indexKeys = 0;
-  std::unique_ptr<std::unordered_set<std::string>> keySet;  // only for large objects
+  std::size_t valStart;
+  std::size_t keyStart;
+  bool indexKeys;  // some key is an array index: JavaScript order differs from text order
 };
+
+// 1 for bytes a string token copies as they are: printable ASCII other than '"' and '\\'.
+struct PlainTable {
+  unsigned char t[256];
+  constexpr PlainTable() : t() {
+    for (int c = 0x20; c < 0x80; ++c) t[c] = 1;
+    t[static_cast<unsigned char>('"')] = 0;
+    t[static_cast<unsigned char>('\\')] = 0;
+  }
+};
+constexpr PlainTable kPlain;
 
 class Parser {
  public:
@@ -215,7 +228,13 @@ class Parser {
       : p_(reinterpret_cast<const unsigned char*>(data)),
         begin_(p_),
         end_(p_ + size),
-        maxDepth_(limits.maxDepth) {}
+        maxDepth_(limits.maxDepth) {
+    // Scratch stacks sized for typical documents, so small parses do not regrow them.
+    vals_.reserve(32);
+    keys_.reserve(32);
+    frames_.reserve(8);
+    kinds_.reserve(8);
+  }
 
   Json run() {
     Json result;
@@ -236,17 +255,14 @@ class Parser {
             depthError_ = true;
             stopBuilding();
           }
-          if (building_) {
-            frames_.emplace_back();
-            frames_.back().value = c == '{' ? makeObject() : makeArray();
-          }
+          if (building_) frames_.push_back({vals_.size(), keys_.size(), false});
           skipWs();
           if (p_ >= end_) fail();
           if (c == '{') {
             if (*p_ == '}') {
               ++p_;
               scalarDone = false;
-              if (!closeContainer(result, haveResult)) goto after_value;
+              if (!closeContainer(result, haveResult, c)) goto after_value;
               goto finished;
             }
             readKey();
@@ -254,7 +270,7 @@ class Parser {
             if (*p_ == ']') {
               ++p_;
               scalarDone = false;
-              if (!closeContainer(result, haveResult)) goto after_value;
+              if (!closeContainer(result, haveResult, c)) goto after_value;
               goto finished;
             }
           }
@@ -310,7 +326,7 @@ class Parser {
         }
         if ((k == '{' && d == '}') || (k == '[' && d == ']')) {
           ++p_;
-          if (closeContainer(result, haveResult)) goto finished;
+          if (closeContainer(result, haveResult, k)) goto finished;
           continue;
         }
         fail();
@@ -338,6 +354,8 @@ class Parser {
   void stopBuilding() {
     building_ = false;
     frames_.clear();
+    vals_.clear();
+    keys_.clear();
   }
 
   void literal(const char* word, std::size_t n) {
@@ -403,9 +421,10 @@ class Parser {
   void readKey() {
     if (p_ >= end_ || *p_ != '"') fail();
     if (building_) {
-      Frame& f = frames_.back();
-      f.key.clear();
-      readString(&f.key);
+      keys_.emplace_back();
+      readString(&keys_.back());
+      // readString may have stopped building (bad UTF-8), which clears the stacks.
+      if (building_ && isArrayIndexKey(keys_.back())) frames_.back().indexKeys = true;
     } else {
       readString(nullptr);
     }
@@ -439,7 +458,7 @@ class Parser {
     ++p_;
     for (;;) {
       const unsigned char* run = p_;
-      while (p_ < end_ && *p_ >= 0x20 && *p_ != '"' && *p_ != '\\' && *p_ < 0x80) ++p_;
+      while (p_ < end_ && kPlain.t[*p_]) ++p_;
       if (out && p_ > run) out->append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p_ - run));
       if (p_ >= end_) fail();
       unsigned char c = *p_;
@@ -516,54 +535,85 @@ class Parser {
     }
   }
 
-  void attach(Json&& v) {
-    Frame& f = frames_.back();
-    if (f.value.is_array()) {
-      f.value.get_ref<Array&>().push_back(std::move(v));
-      return;
+  void attach(Json&& v) { vals_.push_back(std::move(v)); }
+
+  Json buildArray(const Frame& f) {
+    Json out = makeArray();
+    Array& a = out.get_ref<Array&>();
+    a.reserve(vals_.size() - f.valStart);
+    for (std::size_t i = f.valStart; i < vals_.size(); ++i) a.push_back(std::move(vals_[i]));
+    return out;
+  }
+
+  bool hasDuplicateKey(std::size_t from, std::size_t to) {
+    std::size_t n = to - from;
+    if (n <= 8) {
+      for (std::size_t i = from; i < to; ++i) {
+        for (std::size_t j = i + 1; j < to; ++j) {
+          if (keys_[i] == keys_[j]) return true;
+        }
+      }
+      return false;
     }
-    Container& c = vec(f.value);
-    bool maybeDuplicate;
-    if (f.keySet) {
-      maybeDuplicate = !f.keySet->insert(f.key).second;
-    } else {
-      maybeDuplicate = objIndexOf(f.value, f.key) >= 0;
-      if (c.size() >= 32) {
-        f.keySet = std::make_unique<std::unordered_set<std::string>>();
-        for (auto& kv : c) f.keySet->insert(kv.first);
-        f.keySet->insert(f.key);
+    views_.assign(keys_.begin() + static_cast<std::ptrdiff_t>(from), keys_.begin() + static_cast<std::ptrdiff_t>(to));
+    std::sort(views_.begin(), views_.end());
+    return std::adjacent_find(views_.begin(), views_.end()) != views_.end();
+  }
+
+  Json buildObject(const Frame& f) {
+    const std::size_t n = keys_.size() - f.keyStart;
+    Json out = makeObject();
+    Container& c = vec(out);
+    const bool dup = n > 1 && hasDuplicateKey(f.keyStart, keys_.size());
+    if (!dup && !f.indexKeys) {
+      c.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) c.emplace_back(std::move(keys_[f.keyStart + i]), std::move(vals_[f.valStart + i]));
+      return out;
+    }
+    // JSON.parse order: a duplicate keeps its first position and takes the last value; index
+    // keys come first in ascending order, then the others in text order.
+    std::vector<char> live(n, 1);
+    if (dup) {
+      std::unordered_map<std::string_view, std::size_t> first;
+      first.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        auto ins = first.emplace(keys_[f.keyStart + i], i);
+        if (!ins.second) {
+          vals_[f.valStart + ins.first->second] = std::move(vals_[f.valStart + i]);
+          live[i] = 0;
+        }
       }
     }
-    if (maybeDuplicate) {
-      // JSON.parse keeps the first position and the last value.
-      *objGet(f.value, f.key) = std::move(v);
-      return;
+    std::vector<std::size_t> order;
+    order.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (live[i] && isArrayIndexKey(keys_[f.keyStart + i])) order.push_back(i);
     }
-    std::uint32_t idx;
-    if (isArrayIndexKey(f.key, &idx)) {
-      std::size_t pos = f.indexKeys;
-      if (pos > 0 && !indexKeyLess(c[pos - 1].first, f.key)) pos = newKeyPosition(c, f.key);
-      insertAtPosition(c, pos, std::move(f.key), std::move(v));
-      ++f.indexKeys;
-    } else {
-      reserveFor(c, 1);
-      c.emplace_back(std::move(f.key), std::move(v));
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t x, std::size_t y) { return indexKeyLess(keys_[f.keyStart + x], keys_[f.keyStart + y]); });
+    for (std::size_t i = 0; i < n; ++i) {
+      if (live[i] && !isArrayIndexKey(keys_[f.keyStart + i])) order.push_back(i);
     }
-    f.key = std::string();
+    c.reserve(order.size());
+    for (std::size_t i : order) c.emplace_back(std::move(keys_[f.keyStart + i]), std::move(vals_[f.valStart + i]));
+    return out;
   }
 
   // Closes the innermost container; returns true when it was the top-level value.
-  bool closeContainer(Json& result, bool& haveResult) {
+  bool closeContainer(Json& result, bool& haveResult, unsigned char kind) {
     kinds_.pop_back();
     if (building_) {
-      Json done = std::move(frames_.back().value);
+      Frame f = frames_.back();
       frames_.pop_back();
+      Json done = kind == '{' ? buildObject(f) : buildArray(f);
+      keys_.resize(f.keyStart);
+      vals_.resize(f.valStart);
       if (kinds_.empty()) {
         result = std::move(done);
         haveResult = true;
         return true;
       }
-      attach(std::move(done));
+      vals_.push_back(std::move(done));
       return false;
     }
     if (kinds_.empty()) {
@@ -582,6 +632,9 @@ class Parser {
   bool utf8Error_ = false;
   std::vector<unsigned char> kinds_;
   std::vector<Frame> frames_;
+  std::vector<Json> vals_;
+  std::vector<std::string> keys_;
+  std::vector<std::string_view> views_;
 };
 
 }  // namespace
@@ -598,22 +651,23 @@ Json parse(const char* data, std::size_t size, const Limits& limits) {
 // ---------------------------------------------------------------------------------------------
 // Serializer
 
-void appendNumber(std::string& out, double d) {
+namespace {
+
+// Number::toString of d into buf (at least 32 bytes); returns the end.
+char* formatNumber(char* out, double d) {
   if (!std::isfinite(d)) {
-    out.append("null");
-    return;
+    std::memcpy(out, "null", 4);
+    return out + 4;
   }
   if (d == 0) {
-    out.push_back('0');
-    return;
+    *out = '0';
+    return out + 1;
   }
-  char buf[64];
   if (std::fabs(d) < 1e15 && d == std::trunc(d)) {
-    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::int64_t>(d));
-    out.append(buf, r.ptr);
-    return;
+    return std::to_chars(out, out + 32, static_cast<std::int64_t>(d)).ptr;
   }
   // Shortest round-trip digits, then ECMAScript Number::toString layout.
+  char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
   const char* p = buf;
   const char* end = r.ptr;
@@ -638,129 +692,220 @@ void appendNumber(std::string& out, double d) {
   }
   while (k > 1 && digits[k - 1] == '0') --k;
   int n = e + 1;
-  if (neg) out.push_back('-');
+  char* o = out;
+  if (neg) *o++ = '-';
   if (k <= n && n <= 21) {
-    out.append(digits, static_cast<std::size_t>(k));
-    out.append(static_cast<std::size_t>(n - k), '0');
+    std::memcpy(o, digits, static_cast<std::size_t>(k));
+    o += k;
+    std::memset(o, '0', static_cast<std::size_t>(n - k));
+    o += n - k;
   } else if (0 < n && n <= 21) {
-    out.append(digits, static_cast<std::size_t>(n));
-    out.push_back('.');
-    out.append(digits + n, static_cast<std::size_t>(k - n));
+    std::memcpy(o, digits, static_cast<std::size_t>(n));
+    o += n;
+    *o++ = '.';
+    std::memcpy(o, digits + n, static_cast<std::size_t>(k - n));
+    o += k - n;
   } else if (-6 < n && n <= 0) {
-    out.append("0.");
-    out.append(static_cast<std::size_t>(-n), '0');
-    out.append(digits, static_cast<std::size_t>(k));
+    *o++ = '0';
+    *o++ = '.';
+    std::memset(o, '0', static_cast<std::size_t>(-n));
+    o += -n;
+    std::memcpy(o, digits, static_cast<std::size_t>(k));
+    o += k;
   } else {
-    out.push_back(digits[0]);
+    *o++ = digits[0];
     if (k > 1) {
-      out.push_back('.');
-      out.append(digits + 1, static_cast<std::size_t>(k - 1));
+      *o++ = '.';
+      std::memcpy(o, digits + 1, static_cast<std::size_t>(k - 1));
+      o += k - 1;
     }
-    out.push_back('e');
+    *o++ = 'e';
     int x = n - 1;
-    out.push_back(x < 0 ? '-' : '+');
-    auto er = std::to_chars(buf, buf + sizeof buf, x < 0 ? -x : x);
-    out.append(buf, er.ptr);
+    *o++ = x < 0 ? '-' : '+';
+    o = std::to_chars(o, o + 8, x < 0 ? -x : x).ptr;
   }
+  return o;
 }
 
-void appendQuoted(std::string& out, std::string_view s) {
+// Appends to a std::string through a raw pointer: the string is grown geometrically and cut to
+// length at the end, so each byte costs no capacity check and no out-of-line call.
+class Writer {
+ public:
+  explicit Writer(std::string& s) : s_(s), start_(s.size()), len_(s.size()), buf_(&s[0]), cap_(s.size()) {}
+  ~Writer() { s_.resize(len_); }
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  char* room(std::size_t n) {
+    if (cap_ - len_ < n) grow(n);
+    return buf_ + len_;
+  }
+  void setEnd(char* p) { len_ = static_cast<std::size_t>(p - buf_); }
+  void put(char c) { *room(1) = c; ++len_; }
+  void put(const char* p, std::size_t n) {
+    std::memcpy(room(n), p, n);
+    len_ += n;
+  }
+
+ private:
+  // Grows by what this writer has written so far (geometric), never by the size of what the
+  // string held before: many small serializations into one long string stay linear.
+  void grow(std::size_t n) {
+    std::size_t step = std::max<std::size_t>({n, 64, len_ - start_});
+    s_.resize(len_ + step);
+    buf_ = &s_[0];
+    cap_ = s_.size();
+  }
+
+  std::string& s_;
+  std::size_t start_;
+  std::size_t len_;
+  char* buf_;
+  std::size_t cap_;
+};
+
+// 1 for bytes JSON.stringify escapes.
+struct EscapeTable {
+  unsigned char t[256];
+  constexpr EscapeTable() : t() {
+    for (int c = 0; c < 0x20; ++c) t[c] = 1;
+    t[static_cast<unsigned char>('"')] = 1;
+    t[static_cast<unsigned char>('\\')] = 1;
+  }
+};
+constexpr EscapeTable kEscape;
+
+void writeQuoted(Writer& w, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  const char* p = s.data();
-  const char* end = p + s.size();
-  while (p < end) {
-    const char* run = p;
-    while (p < end) {
-      unsigned char c = static_cast<unsigned char>(*p);
-      if (c < 0x20 || c == '"' || c == '\\') break;
-      ++p;
-    }
-    out.append(run, static_cast<std::size_t>(p - run));
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  const unsigned char* end = p + s.size();
+  char* o = w.room(s.size() + 2);
+  *o++ = '"';
+  for (;;) {
+    const unsigned char* run = p;
+    while (p < end && !kEscape.t[*p]) ++p;
+    std::memcpy(o, run, static_cast<std::size_t>(p - run));
+    o += p - run;
     if (p >= end) break;
-    unsigned char c = static_cast<unsigned char>(*p++);
+    // An escape needs up to 6 bytes; make room for it and the rest of the string.
+    w.setEnd(o);
+    o = w.room(static_cast<std::size_t>(end - p) + 7);
+    unsigned char c = *p++;
+    *o++ = '\\';
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      default: {
-        char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(esc, 6);
-      }
+      case '"': *o++ = '"'; break;
+      case '\\': *o++ = '\\'; break;
+      case '\b': *o++ = 'b'; break;
+      case '\f': *o++ = 'f'; break;
+      case '\n': *o++ = 'n'; break;
+      case '\r': *o++ = 'r'; break;
+      case '\t': *o++ = 't'; break;
+      default:
+        *o++ = 'u';
+        *o++ = '0';
+        *o++ = '0';
+        *o++ = kHex[c >> 4];
+        *o++ = kHex[c & 15];
     }
   }
-  out.push_back('"');
+  *o++ = '"';
+  w.setEnd(o);
 }
 
-namespace {
-
-void appendScalar(std::string& out, const Json& v) {
+void writeScalar(Writer& w, const Json& v) {
   switch (v.type()) {
-    case value_t::null: out.append("null"); break;
-    case value_t::boolean: out.append(v.get<bool>() ? "true" : "false"); break;
-    case value_t::number_float: appendNumber(out, v.get<double>()); break;
-    case value_t::number_integer: appendNumber(out, static_cast<double>(v.get<std::int64_t>())); break;
-    case value_t::number_unsigned: appendNumber(out, static_cast<double>(v.get<std::uint64_t>())); break;
-    case value_t::string: appendQuoted(out, v.get_ref<const std::string&>()); break;
-    default: out.append("null"); break;  // binary/discarded never occur; keep output valid
+    case value_t::null: w.put("null", 4); break;
+    case value_t::boolean:
+      if (v.get<bool>()) w.put("true", 4);
+      else w.put("false", 5);
+      break;
+    case value_t::number_float: w.setEnd(formatNumber(w.room(32), v.get<double>())); break;
+    case value_t::number_integer: w.setEnd(formatNumber(w.room(32), static_cast<double>(v.get<std::int64_t>()))); break;
+    case value_t::number_unsigned: w.setEnd(formatNumber(w.room(32), static_cast<double>(v.get<std::uint64_t>()))); break;
+    case value_t::string: writeQuoted(w, v.get_ref<const std::string&>()); break;
+    default: w.put("null", 4); break;  // binary/discarded never occur; keep output valid
   }
 }
 
-}  // namespace
-
-void serializeTo(std::string& out, const Json& value) {
-  if (!value.is_structured()) {
-    appendScalar(out, value);
-    return;
-  }
+// Iterative: documents may be nested as deep as maxDepth allows. A number_unsigned node stands
+// for *refs[n] when refs is given (see serializeWithRefs).
+void writeValue(Writer& w, const Json& value, const Json* const* refs) {
   struct Item {
     const Json* node;
     std::size_t next;
   };
+  auto resolved = [refs](const Json* v) {
+    return refs && v->type() == value_t::number_unsigned ? refs[v->get<std::uint64_t>()] : v;
+  };
+  const Json* root = resolved(&value);
+  if (!root->is_structured()) {
+    writeScalar(w, *root);
+    return;
+  }
   std::vector<Item> stack;
-  stack.push_back({&value, 0});
-  out.push_back(value.is_object() ? '{' : '[');
+  stack.reserve(16);
+  stack.push_back({root, 0});
+  w.put(root->is_object() ? '{' : '[');
   while (!stack.empty()) {
     Item& top = stack.back();
     const Json* child;
     if (top.node->is_object()) {
       const Container& c = vec(*top.node);
       if (top.next == c.size()) {
-        out.push_back('}');
+        w.put('}');
         stack.pop_back();
         continue;
       }
-      if (top.next) out.push_back(',');
-      appendQuoted(out, c[top.next].first);
-      out.push_back(':');
+      if (top.next) w.put(',');
+      writeQuoted(w, c[top.next].first);
+      w.put(':');
       child = &c[top.next].second;
     } else {
       const Array& a = top.node->get_ref<const Array&>();
       if (top.next == a.size()) {
-        out.push_back(']');
+        w.put(']');
         stack.pop_back();
         continue;
       }
-      if (top.next) out.push_back(',');
+      if (top.next) w.put(',');
       child = &a[top.next];
     }
     ++top.next;
+    child = resolved(child);
     if (child->is_structured()) {
-      out.push_back(child->is_object() ? '{' : '[');
+      w.put(child->is_object() ? '{' : '[');
       stack.push_back({child, 0});  // may invalidate `top`; not used after this point
     } else {
-      appendScalar(out, *child);
+      writeScalar(w, *child);
     }
   }
 }
 
+}  // namespace
+
+void appendNumber(std::string& out, double d) {
+  char buf[48];
+  out.append(buf, formatNumber(buf, d));
+}
+
+void appendQuoted(std::string& out, std::string_view s) {
+  Writer w(out);
+  writeQuoted(w, s);
+}
+
+
+void serializeTo(std::string& out, const Json& value) {
+  Writer w(out);
+  writeValue(w, value, nullptr);
+}
+
+void serializeWithRefs(std::string& out, const Json& value, const Json* const* refs) {
+  Writer w(out);
+  writeValue(w, value, refs);
+}
+
 std::string serialize(const Json& value) {
   std::string out;
-  out.reserve(64);
   serializeTo(out, value);
   return out;
 }
@@ -769,6 +914,7 @@ std::string serialize(const Json& value) {
 // Equality, copy, size, depth
 
 namespace {
+
 inline bool isNumber(const Json& v) { return v.is_number(); }
 inline double numberOf(const Json& v) {
   switch (v.type()) {
@@ -822,6 +968,31 @@ bool deepEqual(const Json& a, const Json& b) {
     }
   }
   return true;
+}
+
+void release(Json& value) {
+  if (!value.is_structured()) return;
+  // Breadth-first order puts every container before its descendants, so clearing in reverse
+  // only ever destroys scalars and empty containers, which nlohmann frees without its stack.
+  std::vector<Json*> nodes;
+  nodes.push_back(&value);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    Json* n = nodes[i];
+    if (n->is_array()) {
+      for (Json& c : n->get_ref<Array&>()) {
+        if (c.is_structured() && !c.empty()) nodes.push_back(&c);
+      }
+    } else {
+      for (auto& kv : vec(*n)) {
+        if (kv.second.is_structured() && !kv.second.empty()) nodes.push_back(&kv.second);
+      }
+    }
+  }
+  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    if ((*it)->is_array()) (*it)->get_ref<Array&>().clear();
+    else vec(**it).clear();
+  }
+  value = Json();
 }
 
 Json deepCopy(const Json& value) {

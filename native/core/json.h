@@ -67,12 +67,20 @@ inline Json parse(std::string_view text, const Limits& limits) { return parse(te
 // JSON.stringify(value) with no indentation.
 std::string serialize(const Json& value);
 void serializeTo(std::string& out, const Json& value);
+// Like serializeTo, but a number_unsigned node u (never produced by the parser or any algorithm
+// here, where every number is a double) stands for *refs[u] and is written as that value. Lets a
+// result refer to parts of a document instead of deep-copying them just to print them.
+void serializeWithRefs(std::string& out, const Json& value, const Json* const* refs);
+inline Json makeRef(std::size_t index) { return Json(static_cast<std::uint64_t>(index)); }
 // Number::toString for a double (NaN/Infinity print as JSON.stringify does: null).
 void appendNumber(std::string& out, double d);
 void appendQuoted(std::string& out, std::string_view s);
 
 bool deepEqual(const Json& a, const Json& b);
 Json deepCopy(const Json& value);
+// Destroys a tree bottom-up without the per-node moves (and the heap stack) of nlohmann's
+// destructor; leaves `value` null. Use where large or many trees die.
+void release(Json& value);
 std::uint64_t sizeOf(const Json& value);
 std::uint64_t depth(const Json& value);
 

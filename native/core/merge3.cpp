@@ -46,7 +46,8 @@ std::string idKey(const Json& id) {
 
 class Merger {
  public:
-  Merger(const Merge3Options& o, Merge3Result& r) : o_(o), result_(r) {
+  Merger(const Merge3Options& o, Merge3Result& r, bool takeLocal, bool takeRemote)
+      : o_(o), result_(r), takeLocal_(takeLocal), takeRemote_(takeRemote) {
     result_.conflictsText = "[";
     if (o_.strategy == Strategy::LastWriterWins) {
       validateTimestamp(o_.localTimestamp);
@@ -61,15 +62,19 @@ class Merger {
   void finish() { result_.conflictsText.push_back(']'); }
 
   Opt merge(const Json* b, const Json* l, const Json* r, const std::string& path, std::size_t level) {
-    if ((l && r && deepEqual(*l, *r)) || (!l && !r)) return copyOpt(l);
-    if (eqOpt(l, b)) return copyOpt(r);
-    if (eqOpt(r, b)) return copyOpt(l);
+    if ((l && r && deepEqual(*l, *r)) || (!l && !r)) return takeRemote_ && !takeLocal_ ? takeR(r) : takeL(l);
+    if (eqOpt(l, b)) return takeR(r);
+    if (eqOpt(r, b)) return takeL(l);
     if (level > kMaxRecursionDepth) throw Error(codes::kTooDeep, "documents are nested too deeply to merge");
     if (!l || !r) return conflict(path, b, l, r);
     if (l->is_object() && r->is_object()) return objectMerge(b && b->is_object() ? b : nullptr, *l, *r, path, level);
     if (l->is_array() && r->is_array() && o_.arrayKey) {
       const Json* bArr = b && b->is_array() ? b : nullptr;
-      if (idsUsable(*l) && idsUsable(*r) && (!bArr || idsUsable(*bArr))) return arrayMerge(bArr, *l, *r, path, level);
+      // The id indexes built by the check are the ones the merge uses.
+      Index bi, li, ri;
+      if (indexIds(*l, li) && indexIds(*r, ri) && (!bArr || indexIds(*bArr, bi))) {
+        return arrayMerge(bArr, *l, *r, path, level, bi, li, ri);
+      }
     }
     return conflict(path, b, l, r);
   }
@@ -89,32 +94,28 @@ class Merger {
     return out;
   }
 
-  bool idsUsable(const Json& arr) const {
-    std::unordered_map<std::string, bool> seen;
-    for (const Json& item : arr.get_ref<const Array&>()) {
-      if (!item.is_object()) return false;
-      const Json* id = objGet(item, *o_.arrayKey);
+  using Index = std::unordered_map<std::string, std::size_t>;
+
+  // Position of every item by id; false when some item is not an object owning a string or
+  // number id, or an id repeats.
+  bool indexIds(const Json& arr, Index& out) const {
+    const Array& a = arr.get_ref<const Array&>();
+    out.reserve(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (!a[i].is_object()) return false;
+      const Json* id = objGet(a[i], *o_.arrayKey);
       if (!id || !(id->is_string() || id->is_number())) return false;
-      if (!seen.emplace(idKey(*id), true).second) return false;
+      if (!out.emplace(idKey(*id), i).second) return false;
     }
     return true;
   }
 
-  using Index = std::unordered_map<std::string, std::size_t>;
-  Index indexOf(const Json* arr) const {
-    Index m;
-    if (!arr) return m;
-    const Array& a = arr->get_ref<const Array&>();
-    for (std::size_t i = 0; i < a.size(); ++i) m.emplace(idKey(*objGet(a[i], *o_.arrayKey)), i);
-    return m;
-  }
-
-  Json arrayMerge(const Json* b, const Json& l, const Json& r, const std::string& path, std::size_t level) {
+  Json arrayMerge(const Json* b, const Json& l, const Json& r, const std::string& path, std::size_t level,
+                  const Index& bi, const Index& li, const Index& ri) {
     static const Array kEmpty;
     const Array& ba = b ? b->get_ref<const Array&>() : kEmpty;
     const Array& la = l.get_ref<const Array&>();
     const Array& ra = r.get_ref<const Array&>();
-    Index bi = indexOf(b), li = indexOf(&l), ri = indexOf(&r);
 
     // Step 1: membership of base ids; delete/edit conflicts are resolved here, in base order.
     std::unordered_map<std::string, bool> keptBase;
@@ -185,9 +186,9 @@ class Merger {
         Opt merged = merge(bv, &la[lit->second], &ra[rit->second], childPath(path, index), level + 1);
         if (merged) oa.push_back(std::move(*merged));
       } else if (rit != ri.end()) {
-        oa.push_back(deepCopy(ra[rit->second]));
+        oa.push_back(std::move(*takeR(&ra[rit->second])));
       } else {
-        oa.push_back(deepCopy(la[lit->second]));
+        oa.push_back(std::move(*takeL(&la[lit->second])));
       }
       ++index;
     }
@@ -247,8 +248,16 @@ class Merger {
     return resolved;
   }
 
+  // A value of a side is taken at most once, after every read of it (equality, ids, conflict
+  // records), so moving it out of a consumable side is safe. conflict() always copies: step 1 of
+  // arrayMerge still reads the ids of items it reports on.
+  Opt takeL(const Json* l) { return takeLocal_ && l ? Opt(std::move(*const_cast<Json*>(l))) : copyOpt(l); }
+  Opt takeR(const Json* r) { return takeRemote_ && r ? Opt(std::move(*const_cast<Json*>(r))) : copyOpt(r); }
+
   const Merge3Options& o_;
   Merge3Result& result_;
+  bool takeLocal_;
+  bool takeRemote_;
   bool localWins_ = false;
 };
 
@@ -256,7 +265,17 @@ class Merger {
 
 Merge3Result merge3(const Json& base, const Json& local, const Json& remote, const Merge3Options& options) {
   Merge3Result result;
-  Merger m(options, result);
+  Merger m(options, result, false, false);
+  Opt doc = m.merge(&base, &local, &remote, std::string(), 0);
+  m.finish();
+  result.doc = doc ? std::move(*doc) : Json(nullptr);
+  return result;
+}
+
+Merge3Result merge3Consuming(const Json& base, Json& local, Json& remote, bool consumeRemote,
+                             const Merge3Options& options) {
+  Merge3Result result;
+  Merger m(options, result, true, consumeRemote);
   Opt doc = m.merge(&base, &local, &remote, std::string(), 0);
   m.finish();
   result.doc = doc ? std::move(*doc) : Json(nullptr);

@@ -34,5 +34,10 @@ bool parseStrategy(std::string_view name, Strategy* out);
 
 // A merge whose root resolves to a deletion (only a custom resolver can do that) yields null.
 Merge3Result merge3(const Json& base, const Json& local, const Json& remote, const Merge3Options& options);
+// The same merge, allowed to move subtrees out of `local` (and of `remote` if consumeRemote)
+// instead of copying them into the result; what is left of a consumed side is unspecified
+// (release it). Saves most of the copying when a side is a throwaway.
+Merge3Result merge3Consuming(const Json& base, Json& local, Json& remote, bool consumeRemote,
+                             const Merge3Options& options);
 
 }  // namespace rtc

@@ -86,7 +86,9 @@ std::string applyMergePatchText(const char* doc, std::size_t docSize, const char
   Json p = parse(patch, patchSize, limits);
   Mutator m(d, false);
   applyMergePatchTo(m, std::move(p), limits);
-  return serialize(d);
+  std::string out = serialize(d);
+  release(d);
+  return out;
 }
 
 }  // namespace rtc

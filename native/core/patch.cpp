@@ -55,9 +55,9 @@ Patch patchFromJson(Json&& value, const Limits& limits) {
     if (!name || !name->is_string() || !opKindFromName(name->get_ref<const std::string&>(), &op.kind)) {
       invalidOp(i, "\"op\" must be one of add, remove, replace, move, copy, test");
     }
-    const Json* path = objGet(item, "path");
+    Json* path = objGet(item, "path");
     if (!path || !path->is_string()) invalidOp(i, "\"path\" must be a string");
-    const Json* from = nullptr;
+    Json* from = nullptr;
     bool needsFrom = op.kind == OpKind::Move || op.kind == OpKind::Copy;
     if (needsFrom) {
       from = objGet(item, "from");
@@ -68,13 +68,14 @@ Patch patchFromJson(Json&& value, const Limits& limits) {
       val = objGet(item, "value");
       if (!val) invalidOp(i, "\"value\" is required");
     }
-    op.path = path->get_ref<const std::string&>();
+    // The op objects are discarded after conversion: take their strings instead of copying.
+    op.path = std::move(path->get_ref<std::string&>());
     if (!isValidPointer(op.path)) {
       throw Error(codes::kInvalidPointer, "op " + std::to_string(i) + ": invalid JSON pointer in \"path\"");
     }
     op.pathTokens = parsePointer(op.path);
     if (needsFrom) {
-      op.from = from->get_ref<const std::string&>();
+      op.from = std::move(from->get_ref<std::string&>());
       if (!isValidPointer(op.from)) {
         throw Error(codes::kInvalidPointer, "op " + std::to_string(i) + ": invalid JSON pointer in \"from\"");
       }
@@ -87,10 +88,13 @@ Patch patchFromJson(Json&& value, const Limits& limits) {
 }
 
 Patch parsePatch(const char* data, std::size_t size, const Limits& limits) {
-  return patchFromJson(parse(data, size, limits), limits);
+  Json tree = parse(data, size, limits);
+  Patch ops = patchFromJson(std::move(tree), limits);
+  release(tree);  // the op objects, their values already moved into ops
+  return ops;
 }
 
-void serializeOpTo(std::string& out, const PatchOp& op) {
+void serializeOpTo(std::string& out, const PatchOp& op, const Json* const* refs) {
   out.append("{\"op\":\"");
   out.append(opName(op.kind));
   out.append("\",\"path\":");
@@ -101,7 +105,7 @@ void serializeOpTo(std::string& out, const PatchOp& op) {
   }
   if (op.kind == OpKind::Add || op.kind == OpKind::Replace || op.kind == OpKind::Test) {
     out.append(",\"value\":");
-    serializeTo(out, op.value);
+    serializeWithRefs(out, op.value, refs);
   }
   out.push_back('}');
 }
@@ -475,7 +479,9 @@ std::string applyPatchText(const char* doc, std::size_t docSize, const char* pat
   Patch ops = parsePatch(patch, patchSize, limits);
   Mutator m(d, false);
   applyOps(m, ops, limits);
-  return serialize(d);
+  std::string out = serialize(d);
+  release(d);
+  return out;
 }
 
 }  // namespace rtc

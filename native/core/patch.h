@@ -30,7 +30,8 @@ Patch parsePatch(const char* data, std::size_t size, const Limits& limits);
 Patch patchFromJson(Json&& value, const Limits& limits);
 
 // Writes ops with members in the order op, path, from, value.
-void serializeOpTo(std::string& out, const PatchOp& op);
+// refs: see serializeWithRefs.
+void serializeOpTo(std::string& out, const PatchOp& op, const Json* const* refs = nullptr);
 std::string serializePatch(const Patch& patch, bool dropTests = false);
 
 // ---- primitive changes (section 8.1) ----

@@ -82,7 +82,7 @@ std::string formatPointer(const Tokens& tokens, std::size_t count) {
   return out;
 }
 
-const Json* resolve(const Json& root, const Tokens& tokens, std::size_t count) {
+const Json* resolve(const Json& root, const std::string* tokens, std::size_t count) {
   const Json* cur = &root;
   for (std::size_t i = 0; i < count; ++i) {
     const std::string& t = tokens[i];

@@ -24,7 +24,10 @@ inline std::string formatPointer(const Tokens& tokens) { return formatPointer(to
 
 // Resolves tokens [0, count) against a value; nullptr when any step is missing. Array tokens
 // must be canonical indices below the length ("-" never resolves).
-const Json* resolve(const Json& root, const Tokens& tokens, std::size_t count);
+const Json* resolve(const Json& root, const std::string* tokens, std::size_t count);
+inline const Json* resolve(const Json& root, const Tokens& tokens, std::size_t count) {
+  return resolve(root, tokens.data(), count);
+}
 Json* resolve(Json& root, const Tokens& tokens, std::size_t count);
 inline const Json* resolve(const Json& root, const Tokens& tokens) { return resolve(root, tokens, tokens.size()); }
 inline Json* resolve(Json& root, const Tokens& tokens) { return resolve(root, tokens, tokens.size()); }

@@ -221,4 +221,64 @@ TEST(JsonParse, LargeObjectIndexKeys) {
 }
 
 }  // namespace
+TEST(JsonParse, IndexKeysAndDuplicatesInManyShapes) {
+  EXPECT_EQ(RT(R"({"b":1,"2":2,"a":3,"10":4,"1":5})"), R"({"1":5,"2":2,"10":4,"b":1,"a":3})");
+  EXPECT_EQ(RT(R"({"b":1,"a":2,"b":3})"), R"({"b":3,"a":2})");
+  EXPECT_EQ(RT(R"({"1":1,"x":2,"1":3,"0":4})"), R"({"0":4,"1":3,"x":2})");
+  EXPECT_EQ(RT(R"({"01":1,"4294967295":2,"4294967294":3,"-1":4})"), R"({"4294967294":3,"01":1,"4294967295":2,"-1":4})");
+  // More than the small-object threshold, with a duplicate at the end.
+  std::string text = "{";
+  for (int i = 0; i < 40; ++i) text += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  text += "\"k3\":\"last\"}";
+  Json v = P(text);
+  ASSERT_EQ(v.size(), 40u);
+  EXPECT_EQ(serialize(members(v)[3].second), "\"last\"");
+  EXPECT_EQ(members(v)[39].first, "k39");
+}
+
+TEST(Json, ReleaseEmptiesAnyTree) {
+  Json v = P(R"({"a":[1,{"b":[[],{}],"c":"x"}],"d":{"e":{"f":[null,true]}}})");
+  release(v);
+  EXPECT_TRUE(v.is_null());
+  std::string deep;
+  for (int i = 0; i < 5000; ++i) deep += "[";
+  for (int i = 0; i < 5000; ++i) deep += "]";
+  Limits l;
+  l.maxDepth = 100000;
+  Json d = P(deep, l);
+  release(d);
+  EXPECT_TRUE(d.is_null());
+  Json s = P("\"abc\"");
+  release(s);  // scalars are left as they are
+}
+
+TEST(JsonSerialize, RefsStandForDocumentParts) {
+  Json doc = P(R"({"items":[{"id":1,"t":"a\nb"}],"n":2})");
+  const Json* refs[] = {objGet(doc, "items"), objGet(doc, "n")};
+  Json tree = makeObject();
+  objSet(tree, "x", makeRef(0));
+  objSet(tree, "y", P("[1,2]"));
+  objSet(tree, "z", makeRef(1));
+  std::string out;
+  serializeWithRefs(out, tree, refs);
+  EXPECT_EQ(out, R"({"x":[{"id":1,"t":"a\nb"}],"y":[1,2],"z":2})");
+  std::string top = "prefix:";
+  serializeWithRefs(top, makeRef(0), refs);
+  EXPECT_EQ(top, R"(prefix:[{"id":1,"t":"a\nb"}])");
+}
+
+TEST(JsonSerialize, AppendsToExistingText) {
+  std::string out = "[";
+  for (int i = 0; i < 1000; ++i) {
+    if (i) out.push_back(',');
+    serializeTo(out, P(R"({"a":"\u0001\"x"})"));
+  }
+  out.push_back(']');
+  EXPECT_EQ(out.size(), 2u + 1000u * 17u + 999u);
+  EXPECT_EQ(out.substr(0, 19), R"([{"a":"\u0001\"x"},)");
+  std::string q = "k=";
+  appendQuoted(q, std::string("\x7f\xe2\x80\xa8\t"));
+  EXPECT_EQ(q, "k=\"\x7f\xe2\x80\xa8\\t\"");
+}
+
 }  // namespace rtc

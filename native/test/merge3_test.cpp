@@ -16,9 +16,23 @@ struct Out {
   std::string conflicts;
 };
 
+// Every case also runs through merge3Consuming (taking from local only, and from both sides):
+// moving subtrees out instead of copying them must not change any result. (Not with custom
+// resolvers: the tests' resolvers count their calls.)
 Out run(const std::string& b, const std::string& l, const std::string& r, Merge3Options o = {}) {
   Merge3Result res = merge3(P(b), P(l), P(r), o);
-  return {serialize(res.doc), res.conflictsText};
+  Out want{serialize(res.doc), res.conflictsText};
+  for (bool consumeRemote : {false, true}) {
+    if (o.strategy == Strategy::Custom) break;
+    Json bj = P(b), lj = P(l), rj = P(r);
+    Merge3Result c = merge3Consuming(bj, lj, rj, consumeRemote, o);
+    EXPECT_EQ(serialize(c.doc), want.doc);
+    EXPECT_EQ(c.conflictsText, want.conflicts);
+    if (!consumeRemote) EXPECT_EQ(serialize(rj), serialize(P(r)));
+    release(lj);
+    release(rj);
+  }
+  return want;
 }
 
 TEST(Merge3, TrivialCases) {
