@@ -29,11 +29,11 @@ struct Edit {
 class Differ {
  public:
   // With refs, op values are references to b's subtrees (see serializeWithRefs), not copies.
-  Differ(const std::string* arrayKey, Patch& out, std::vector<const Json*>* refs = nullptr)
-      : arrayKey_(arrayKey), out_(out), refs_(refs) {}
+  Differ(const std::string* arrayKey, Patch& out, EqualityCache& eq, std::vector<const Json*>* refs = nullptr)
+      : arrayKey_(arrayKey), out_(out), refs_(refs), eq_(eq) {}
 
   void value(const Json& a, const Json& b, const std::string& path, std::size_t level) {
-    if (deepEqual(a, b)) return;
+    if (eq_.equal(a, b)) return;
     if (level > kMaxRecursionDepth) throw Error(codes::kTooDeep, "documents are nested too deeply to diff");
     if (a.is_object() && b.is_object()) {
       const Members& ao = members(a);
@@ -73,9 +73,9 @@ class Differ {
     if (arrayKey_ && x.is_object() && y.is_object()) {
       const Json* kx = objGet(x, *arrayKey_);
       const Json* ky = kx ? objGet(y, *arrayKey_) : nullptr;
-      if (kx && ky) return deepEqual(*kx, *ky);
+      if (kx && ky) return eq_.equal(*kx, *ky);
     }
-    return deepEqual(x, y);
+    return eq_.equal(x, y);
   }
 
   // Shortest edit script of A[p, n) -> B[p, m); false when the limits say "use the fallback".
@@ -145,12 +145,12 @@ class Differ {
     };
     std::vector<Pending> pending;
     while (p < n && p < m && match(A[p], B[p])) {
-      if (!deepEqual(A[p], B[p])) pending.push_back({p, &A[p], &B[p]});
+      if (!eq_.equal(A[p], B[p])) pending.push_back({p, &A[p], &B[p]});
       ++p;
     }
     std::vector<Pending> suffix;
     while (n > p && m > p && match(A[n - 1], B[m - 1])) {
-      if (!deepEqual(A[n - 1], B[m - 1])) suffix.push_back({m - 1, &A[n - 1], &B[m - 1]});
+      if (!eq_.equal(A[n - 1], B[m - 1])) suffix.push_back({m - 1, &A[n - 1], &B[m - 1]});
       --n;
       --m;
     }
@@ -186,7 +186,7 @@ class Differ {
         ins.push_back(e.j);
       } else {
         flush();
-        if (!deepEqual(A[e.i], B[e.j])) pending.push_back({pos, &A[e.i], &B[e.j]});
+        if (!eq_.equal(A[e.i], B[e.j])) pending.push_back({pos, &A[e.i], &B[e.j]});
         ++pos;
       }
     }
@@ -198,10 +198,11 @@ class Differ {
   const std::string* arrayKey_;
   Patch& out_;
   std::vector<const Json*>* refs_;
+  EqualityCache& eq_;
 };
 
 // With refs, values taken from b are references to b's subtrees (see serializeWithRefs).
-Json mergeDiffAt(const Json& a, const Json& b, std::size_t level, std::vector<const Json*>* refs) {
+Json mergeDiffAt(const Json& a, const Json& b, std::size_t level, std::vector<const Json*>* refs, EqualityCache& eq) {
   auto take = [refs](const Json& v) {
     if (!refs) return deepCopy(v);
     refs->push_back(&v);
@@ -215,7 +216,7 @@ Json mergeDiffAt(const Json& a, const Json& b, std::size_t level, std::vector<co
   for (std::size_t i = 0; i < ao.size(); ++i) {
     const Json* bv = findHinted(b, ao[i].first, i);
     if (!bv) objSet(out, ao[i].first, Json(nullptr));
-    else if (!deepEqual(ao[i].second, *bv)) objSet(out, ao[i].first, mergeDiffAt(ao[i].second, *bv, level + 1, refs));
+    else if (!eq.equal(ao[i].second, *bv)) objSet(out, ao[i].first, mergeDiffAt(ao[i].second, *bv, level + 1, refs, eq));
   }
   for (std::size_t i = 0; i < bo.size(); ++i) {
     if (!findHinted(a, bo[i].first, i)) objSet(out, bo[i].first, take(bo[i].second));
@@ -225,29 +226,36 @@ Json mergeDiffAt(const Json& a, const Json& b, std::size_t level, std::vector<co
 
 }  // namespace
 
-Patch diffJsonPatch(const Json& a, const Json& b, const std::string* arrayKey) {
+Patch diffJsonPatch(const Json& a, const Json& b, const std::string* arrayKey, EqualityCache* eq) {
   Patch out;
-  Differ(arrayKey, out).value(a, b, std::string(), 0);
+  EqualityCache own;
+  Differ(arrayKey, out, eq ? *eq : own).value(a, b, std::string(), 0);
   for (PatchOp& op : out) op.pathTokens = parsePointer(op.path);
   return out;
 }
 
-Json mergeDiff(const Json& a, const Json& b) { return mergeDiffAt(a, b, 0, nullptr); }
+Json mergeDiff(const Json& a, const Json& b) {
+  EqualityCache eq;
+  return mergeDiffAt(a, b, 0, nullptr, eq);
+}
 
 // Equal objects give {}; equal non-objects give b itself ({} would turn them into {}).
 Json diffMergePatch(const Json& a, const Json& b) { return mergeDiff(a, b); }
 
 // Only printed: the diff refers to b's values instead of copying them.
-std::string diffToText(const Json& a, const Json& b, DiffFormat format, const std::string* arrayKey) {
+std::string diffToText(const Json& a, const Json& b, DiffFormat format, const std::string* arrayKey,
+                       EqualityCache* eq) {
+  EqualityCache own;
+  EqualityCache& cache = eq ? *eq : own;
   std::vector<const Json*> refs;
   std::string out;
   if (format == DiffFormat::MergePatch) {
-    Json d = mergeDiffAt(a, b, 0, &refs);
+    Json d = mergeDiffAt(a, b, 0, &refs, cache);
     serializeWithRefs(out, d, refs.data());
     return out;
   }
   Patch ops;
-  Differ(arrayKey, ops, &refs).value(a, b, std::string(), 0);
+  Differ(arrayKey, ops, cache, &refs).value(a, b, std::string(), 0);
   out.push_back('[');
   for (std::size_t i = 0; i < ops.size(); ++i) {
     if (i) out.push_back(',');

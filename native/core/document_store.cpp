@@ -471,9 +471,11 @@ void DocumentStore::applyStale(Entry& e, const Mutation& m, ParsedMutation& pm, 
   }
   out.status = "merged";
   out.conflicts = std::move(merged.conflictsText);
-  if (deepEqual(merged.doc, e.doc)) return;
-  std::string delta = diffToText(e.doc, merged.doc, options_.deltaFormat, arrayKey());
-  Patch inverse = diffJsonPatch(merged.doc, e.doc, arrayKey());
+  // One equality cache for the three walks over the same two (unchanged) trees.
+  EqualityCache eq;
+  if (eq.equal(merged.doc, e.doc)) return;
+  std::string delta = diffToText(e.doc, merged.doc, options_.deltaFormat, arrayKey(), &eq);
+  Patch inverse = diffJsonPatch(merged.doc, e.doc, arrayKey(), &eq);
   release(e.doc);
   e.doc = std::move(merged.doc);
   pushHistory(e, delta, std::move(inverse), ts);

@@ -926,6 +926,17 @@ inline double numberOf(const Json& v) {
 }  // namespace
 
 bool deepEqual(const Json& a, const Json& b) {
+  // Scalars (and mismatched kinds) without the heap stack.
+  if (!a.is_structured() || !b.is_structured() || a.type() != b.type()) {
+    if (isNumber(a) || isNumber(b)) return isNumber(a) && isNumber(b) && numberOf(a) == numberOf(b);
+    if (a.type() != b.type()) return false;
+    switch (a.type()) {
+      case value_t::null: return true;
+      case value_t::boolean: return a.get<bool>() == b.get<bool>();
+      case value_t::string: return a.get_ref<const std::string&>() == b.get_ref<const std::string&>();
+      default: return false;
+    }
+  }
   std::vector<std::pair<const Json*, const Json*>> stack;
   stack.emplace_back(&a, &b);
   while (!stack.empty()) {

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "equality_cache.h"
 #include "hlc.h"
 #include "patch.h"
 #include "pointer.h"
@@ -23,11 +24,6 @@ bool parseStrategy(std::string_view name, Strategy* out) {
 namespace {
 
 using Opt = std::optional<Json>;
-
-bool eqOpt(const Json* a, const Json* b) {
-  if (!a || !b) return !a && !b;
-  return deepEqual(*a, *b);
-}
 
 Opt copyOpt(const Json* v) { return v ? Opt(deepCopy(*v)) : std::nullopt; }
 
@@ -62,9 +58,9 @@ class Merger {
   void finish() { result_.conflictsText.push_back(']'); }
 
   Opt merge(const Json* b, const Json* l, const Json* r, const std::string& path, std::size_t level) {
-    if ((l && r && deepEqual(*l, *r)) || (!l && !r)) return takeRemote_ && !takeLocal_ ? takeR(r) : takeL(l);
-    if (eqOpt(l, b)) return takeR(r);
-    if (eqOpt(r, b)) return takeL(l);
+    if ((l && r && eq_.equal(*l, *r)) || (!l && !r)) return takeRemote_ && !takeLocal_ ? takeR(r) : takeL(l);
+    if (eq_.equal(l, b)) return takeR(r);
+    if (eq_.equal(r, b)) return takeL(l);
     if (level > kMaxRecursionDepth) throw Error(codes::kTooDeep, "documents are nested too deeply to merge");
     if (!l || !r) return conflict(path, b, l, r);
     if (l->is_object() && r->is_object()) return objectMerge(b && b->is_object() ? b : nullptr, *l, *r, path, level);
@@ -131,7 +127,7 @@ class Merger {
         keptBase[id] = false;
       } else {
         const Json* side = inR ? &ra[rit->second] : &la[lit->second];
-        if (deepEqual(*side, ba[i])) {
+        if (eq_.equal(*side, ba[i])) {
           keptBase[id] = false;
         } else {
           Opt res = conflict(childPath(path, i), &ba[i], inL ? side : nullptr, inR ? side : nullptr);
@@ -259,6 +255,7 @@ class Merger {
   bool takeLocal_;
   bool takeRemote_;
   bool localWins_ = false;
+  EqualityCache eq_;
 };
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
+#include "equality_cache.h"
 #include "json.h"
 
 namespace rtc {
@@ -281,4 +284,51 @@ TEST(JsonSerialize, AppendsToExistingText) {
   EXPECT_EQ(q, "k=\"\x7f\xe2\x80\xa8\\t\"");
 }
 
+}  // namespace rtc
+
+// EqualityCache must agree with deepEqual whatever it has memoized, in either argument order.
+namespace rtc {
+namespace {
+TEST(EqualityCache, AgreesWithDeepEqualAcrossRepeatedQueries) {
+  const char* texts[] = {
+      R"({"a":{"x":[1,{"y":-0}],"z":"s"},"b":[{"id":1,"v":[true,null]},{"id":2}]})",
+      R"({"b":[{"id":1,"v":[true,null]},{"id":2}],"a":{"z":"s","x":[1,{"y":0}]}})",
+      R"({"a":{"x":[1,{"y":1}],"z":"s"},"b":[{"id":1,"v":[true,null]},{"id":2}]})",
+      R"({"a":{"x":[1,{"y":0}],"z":"s"},"b":[{"id":1,"v":[true,false]},{"id":2}]})",
+      R"({"a":{"x":[1,{"y":0}],"z":"s"},"b":[{"id":1,"v":[true,null]},{"id":2,"w":{}}]})",
+      R"({"a":{"x":[1,{"y":0}],"q":"s"},"b":[{"id":1,"v":[true,null]},{"id":2}]})",
+  };
+  std::vector<Json> docs;
+  for (const char* t : texts) docs.push_back(parse(t, Limits{}));
+  // Every node of a document, so sub-pairs are asked about after (and before) their parents.
+  auto nodes = [](const Json& root) {
+    std::vector<const Json*> out{&root};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (out[i]->is_array()) {
+        for (const Json& c : out[i]->get_ref<const Array&>()) out.push_back(&c);
+      } else if (out[i]->is_object()) {
+        for (const auto& kv : members(*out[i])) out.push_back(&kv.second);
+      }
+    }
+    return out;
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    EqualityCache eq;
+    for (std::size_t i = 0; i < docs.size(); ++i) {
+      for (std::size_t j = 0; j < docs.size(); ++j) {
+        std::vector<const Json*> a = nodes(docs[i]), b = nodes(docs[j]);
+        if (pass) std::reverse(a.begin(), a.end());
+        for (const Json* x : a) {
+          for (const Json* y : b) {
+            ASSERT_EQ(eq.equal(*x, *y), deepEqual(*x, *y)) << serialize(*x) << " vs " << serialize(*y);
+            ASSERT_EQ(eq.equal(y, x), deepEqual(*y, *x));
+          }
+        }
+      }
+    }
+    EXPECT_TRUE(eq.equal(nullptr, nullptr));
+    EXPECT_FALSE(eq.equal(&docs[0], nullptr));
+  }
+}
+}  // namespace
 }  // namespace rtc
