@@ -9,16 +9,8 @@
 
 const jsonpatch = require('fast-json-patch');
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The same seeded PRNG as the differential tests.
+const { mulberry32 } = require('../test/differential/generators');
 
 function makeRng(seed) {
   const rnd = mulberry32(seed);

@@ -118,4 +118,4 @@ function makeGen(seed) {
   return { rnd, int, pick, chance, value, object, patch, mergePatch, mutate };
 }
 
-module.exports = { makeGen };
+module.exports = { makeGen, mulberry32 };
