@@ -101,17 +101,23 @@ std::string HybridLogicalClock::format() const {
   return out;
 }
 
-std::string HybridLogicalClock::now(std::int64_t wallMs) {
-  std::int64_t next = std::max(state_.l, wallMs);
-  std::uint32_t c = next == state_.l ? state_.c + 1 : 0;
+// The one place a timestamp is issued (the twin's #issue): a counter past 16 bits moves the
+// logical time on instead of widening the fixed-width format.
+std::string HybridLogicalClock::issue(std::int64_t l, std::uint32_t c) {
   if (c > 0xFFFF) {
-    ++next;
+    ++l;
     c = 0;
   }
-  state_.l = next;
+  state_.l = l;
   state_.c = c;
   state_.issued = true;
   return format();
+}
+
+std::string HybridLogicalClock::now(std::int64_t wallMs) {
+  std::int64_t next = std::max(state_.l, wallMs);
+  std::uint32_t c = next == state_.l ? state_.c + 1 : 0;
+  return issue(next, c);
 }
 
 std::string HybridLogicalClock::receive(std::string_view ts, std::int64_t wallMs) {
@@ -133,14 +139,7 @@ std::string HybridLogicalClock::receive(std::string_view ts, std::int64_t wallMs
   else if (next == l) c = state_.c + 1;
   else if (next == lr) c = cr + 1;
   else c = 0;
-  if (c > 0xFFFF) {
-    ++next;
-    c = 0;
-  }
-  state_.l = next;
-  state_.c = c;
-  state_.issued = true;
-  return format();
+  return issue(next, c);
 }
 
 std::optional<std::string> HybridLogicalClock::last() const {

@@ -36,6 +36,7 @@ class HybridLogicalClock {
   void restore(const State& s) { state_ = s; }
 
  private:
+  std::string issue(std::int64_t l, std::uint32_t c);
   std::string format() const;
 
   std::string nodeId_;
