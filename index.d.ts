@@ -1,5 +1,7 @@
 // Types for realtime-core and realtime-core/js (the same API).
 
+import { EventEmitter } from 'events';
+
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 /** JSON text (a string or UTF-8 bytes) or a JS value (serialized with JSON.stringify semantics). */
 export type JsonInput = string | Uint8Array | JsonValue | { toJSON(): unknown } | object;
@@ -159,6 +161,210 @@ export declare class DocumentStore {
   apply<O extends Output | undefined = undefined>(id: string, mutation: Mutation, options?: OutputOptions<O>): ApplyResult<O>;
   changesSince<O extends Output | undefined = undefined>(id: string, version: number, options?: OutputOptions<O>): ChangesSince<O>;
 }
+
+export interface OptimisticStateOptions<D extends Output = 'value'> {
+  /** A change pending this long is rolled back with reason 'timeout' (default 30000). */
+  timeoutMs?: number;
+  /** Most pending changes (default 100). */
+  maxPending?: number;
+  /** At maxPending: refuse with ERR_RT_TOO_MANY_PENDING (default) or roll back the oldest. */
+  overflow?: 'reject' | 'rollback-oldest';
+  /** Version of the initial document (default 0). */
+  baseVersion?: number;
+  clock?: () => number;
+  /** Expire timed-out changes on an unref'd timer (default true). */
+  autoExpire?: boolean;
+  /** Default form of documents and deltas in results and events. */
+  output?: D;
+  limits?: Limits;
+}
+
+export type PendingKind = 'patch' | 'merge-patch';
+export type OptimisticChange = { patch: JsonInput; mergePatch?: undefined } | { mergePatch: JsonInput; patch?: undefined };
+export type RollbackReason = 'explicit' | 'timeout' | 'conflict' | 'overflow';
+
+export interface PendingChange<O extends Output = 'value'> {
+  id: string;
+  kind: PendingKind;
+  change: Out<O, JsonValue>;
+  createdAt: number;
+  ageMs: number;
+}
+export interface OperationResult<O extends Output = 'value'> {
+  /** Merge patch from the previous visible state to the new one; null when it did not change. */
+  delta: Out<O, JsonValue> | null;
+  rolledBack: { id: string; reason: RollbackReason }[];
+}
+export interface CommitResult<O extends Output = 'value'> extends OperationResult<O> {
+  version: number;
+}
+export interface RebaseResult<O extends Output = 'value'> extends OperationResult<O> {
+  status: 'applied' | 'duplicate';
+  version: number;
+  committed: string[];
+}
+export type BatchOp =
+  | ({ op: 'apply'; id: string } & OptimisticChange)
+  | { op: 'commit'; id: string; patch?: JsonInput; mergePatch?: JsonInput; version?: number }
+  | { op: 'rollback'; id: string }
+  | { op: 'rollbackAll' }
+  | { op: 'rebase'; patch?: JsonInput; mergePatch?: JsonInput; snapshot?: JsonInput; version?: number; confirms?: string[] };
+
+export interface OptimisticStateEvents<D extends Output = 'value'> {
+  change: [{ cause: 'apply'; id: string; delta: Out<D, JsonValue> | null } | { cause: 'rebase'; version: number; delta: Out<D, JsonValue> | null }];
+  commit: [{ id: string; version: number; delta: Out<D, JsonValue> | null }];
+  rollback: [{ id: string; reason: RollbackReason; delta: Out<D, JsonValue> | null }];
+}
+
+export declare class OptimisticState<D extends Output = 'value'> extends EventEmitter<OptimisticStateEvents<D>> {
+  constructor(initial: JsonInput, options?: OptimisticStateOptions<D>);
+  readonly options: Readonly<Required<Omit<OptimisticStateOptions<D>, 'clock'>>>;
+  readonly state: JsonValue;
+  readonly base: JsonValue;
+  readonly baseVersion: number;
+  readonly pending: PendingChange<D>[];
+  readonly pendingCount: number;
+  stateText(): string;
+  baseText(): string;
+  hasPending(): boolean;
+  apply<O extends Output = D>(id: string, change: OptimisticChange, options?: OutputOptions<O>): OperationResult<O>;
+  commit<O extends Output = D>(
+    id: string,
+    canonical?: { patch?: JsonInput; mergePatch?: JsonInput; version?: number },
+    options?: OutputOptions<O>,
+  ): CommitResult<O>;
+  rollback<O extends Output = D>(id: string, options?: OutputOptions<O>): OperationResult<O>;
+  rollbackAll<O extends Output = D>(options?: OutputOptions<O>): OperationResult<O>;
+  rebase<O extends Output = D>(
+    change: { patch: JsonInput } | { mergePatch: JsonInput } | { snapshot: JsonInput },
+    options?: { version?: number; confirms?: string[]; output?: O },
+  ): RebaseResult<O>;
+  expire<O extends Output = D>(now?: number, options?: OutputOptions<O>): OperationResult<O>;
+  batch<O extends Output = D>(
+    ops: BatchOp[],
+    options?: OutputOptions<O>,
+  ): { delta: Out<O, JsonValue> | null; results: (OperationResult<O> | CommitResult<O> | RebaseResult<O>)[] };
+  close(): void;
+}
+
+export interface OfflineQueueOptions {
+  /** Items per client (default 50). */
+  capacity?: number;
+  /** When a client's queue is full (default 'drop-oldest'). */
+  overflow?: 'drop-oldest' | 'drop-newest' | 'reject';
+  /** Items older than this expire; 0 = never (default 0). */
+  ttlMs?: number;
+  /** Payload bytes per item (default 1 MiB). */
+  maxItemBytes?: number;
+  /** Failed deliveries before an item moves to dead letters (default 3). */
+  maxAttempts?: number;
+  initialDelayMs?: number;
+  multiplier?: number;
+  maxDelayMs?: number;
+  jitter?: 'full' | 'equal' | 'decorrelated' | 'none';
+  /** Seed of the jitter's random sequence (default random). */
+  seed?: number;
+  maxDeadLetters?: number;
+  /** Circuit breaker of the delivery target, or false for none. */
+  breaker?: false | { failureThreshold?: number; successThreshold?: number; openMs?: number };
+  clock?: () => number;
+  /** A directory: durable mode. */
+  path?: string;
+  fsync?: 'always' | 'interval' | 'never';
+  fsyncIntervalMs?: number;
+  segmentBytes?: number;
+}
+export type QueuePayload = string | Uint8Array;
+export interface QueueItemInput {
+  event: string;
+  payload: QueuePayload;
+  key?: string;
+}
+export interface QueueItem {
+  clientId: string;
+  offset: number;
+  event: string;
+  /** A string when pushed as a string, else a Buffer. */
+  payload: string | Buffer;
+  key?: string;
+  attempts: number;
+  pushedAt: number;
+}
+export interface DeadLetter extends QueueItem {
+  reason: string;
+  deadAt: number;
+}
+export type DropReason = 'overflow' | 'coalesced' | 'expired';
+export interface QueueStats {
+  clients: number;
+  items: number;
+  payloadBytes: number;
+  inFlight: number;
+  deadLetters: number;
+  pushed: number;
+  acked: number;
+  retried: number;
+  deadLettered: number;
+  dropped: { overflow: number; coalesced: number; expired: number; deadLetterOverflow: number };
+  breaker: { state: BreakerState; failures: number; successes: number; openedAt: number | null } | null;
+  durable: {
+    enabled: boolean;
+    path: string;
+    fsync: 'always' | 'interval' | 'never';
+    healthy: boolean;
+    segments: number;
+    bytes: number;
+    lastError: string | null;
+  } | null;
+}
+export type BreakerState = 'closed' | 'open' | 'half-open';
+export interface QueueRecovery {
+  segments: number;
+  records: number;
+  items: number;
+  truncated: null | { segment: string; offset: number; bytes: number };
+}
+export interface OfflineQueueEvents {
+  dropped: [{ clientId: string; offset: number | null; reason: DropReason }];
+  'dead-letter': [{ clientId: string; offset: number; event: string; attempts: number; reason: string }];
+  breaker: [{ from: BreakerState; to: BreakerState; at: number }];
+  durability: [{ healthy: boolean; error?: { code: string; message: string } }];
+}
+
+export declare class OfflineQueue extends EventEmitter<OfflineQueueEvents> {
+  constructor(options?: OfflineQueueOptions);
+  readonly options: Readonly<Record<string, unknown>>;
+  /** What the replay of a durable log found; null in memory mode. */
+  readonly recovery: QueueRecovery | null;
+  push(clientId: string, item: QueueItemInput): { offset: number | null; dropped: { offset: number | null; reason: DropReason }[]; durable?: Promise<void> };
+  pushMany(clientId: string, items: QueueItemInput[]): { offsets: (number | null)[]; dropped: { offset: number | null; reason: DropReason }[]; durable?: Promise<void> };
+  peek(clientId: string, options?: { after?: number; limit?: number }): QueueItem[];
+  ack(clientId: string, upToOffset: number): number;
+  ackOne(clientId: string, offset: number): boolean;
+  nack(clientId: string, offset: number, reason?: string): { status: 'retry'; attempts: number; retryAt: number } | { status: 'dead'; attempts: number };
+  due(options?: { limit?: number }): QueueItem[];
+  release(clientId: string, offset: number): void;
+  sweep(): number;
+  size(clientId?: string): number;
+  clients(): string[];
+  deadLetters(options?: { limit?: number }): DeadLetter[];
+  clearDeadLetters(): number;
+  stats(): QueueStats;
+  breakerState(): BreakerState;
+  flush(): Promise<void>;
+  compact(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Delivery {
+  close(): Promise<void>;
+  kick(): void;
+  stats(): { sent: number; failed: number; inFlight: number };
+}
+export declare function createDelivery(
+  queue: OfflineQueue,
+  options: { send: (item: QueueItem) => Promise<unknown> | unknown; concurrency?: number; intervalMs?: number },
+): Delivery;
 
 export declare class RealtimeCoreError extends Error {
   constructor(code: string, message: string, details?: unknown);

@@ -9,8 +9,8 @@
 
 const jsonpatch = require('fast-json-patch');
 
-// The same seeded PRNG as the differential tests.
-const { mulberry32 } = require('../test/differential/generators');
+// The same seeded PRNG as the differential tests and the queue's jitter.
+const { mulberry32 } = require('../lib/js/prng');
 
 function makeRng(seed) {
   const rnd = mulberry32(seed);

@@ -22,11 +22,40 @@ function verdict(ratio, goal, medNative, medOther) {
   return `**not met**: ${fmtX(ratio)}, short by ${fmtX(goal / ratio)}; native must go from ${fmtNs(medNative)} to ${fmtNs(Math.round(target))} (${cut}% less time)`;
 }
 
-function goalsSection(cases) {
+const rate = (x) => (x == null ? '-' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M items/s` : `${Math.round(x / 1000)} k items/s`);
+
+// OfflineQueue goals that are absolute numbers or ratios of child-process measurements.
+function queueGoalRows(cases, q) {
+  const rows = [];
+  for (const c of cases.filter((c) => c.fn === 'OfflineQueue.pushMany')) {
+    const n = c.results.native;
+    const perSec = n ? (c.size.items * 1e9) / n.medianNs : null;
+    const verdictText = perSec == null ? 'not measured' : perSec >= 2e6 ? `**met** (${rate(perSec)})` : `**not met**: ${rate(perSec)}, short by ${fmtX(2e6 / perSec)}`;
+    rows.push(['native `pushMany` ≥ 2,000,000 items/s in memory', c.id, rate(perSec), rate(c.results.js ? (c.size.items * 1e9) / c.results.js.medianNs : null), verdictText]);
+  }
+  if (q) {
+    const di = q.durableInterval || {};
+    const ni = di.native && di.native.itemsPerSec;
+    rows.push(['native durable `interval` ≥ 300,000 items/s', 'queue_child --what=durable --fsync=interval', rate(ni), rate(di.js && di.js.itemsPerSec), ni == null ? 'not measured' : ni >= 3e5 ? `**met** (${rate(ni)})` : `**not met**: ${rate(ni)}, short by ${fmtX(3e5 / ni)}`]);
+    const mem = q.memory || {};
+    const nm = mem.native && mem.native.rssPerItem;
+    rows.push(['native memory per item ≤ payload + 64 B (200 + 64 = 264 B)', 'queue_child --what=memory', nm == null ? '-' : `${nm} B RSS`, mem.js ? `${mem.js.heapPerItem} B heap, ${mem.js.rssPerItem} B RSS` : '-', nm == null ? 'not measured' : nm <= 264 ? `**met** (${nm} B)` : `**not met**: ${nm} B, ${nm - 264} B over`]);
+    const el = q.eventLoop || {};
+    const np = el.native && el.native.p99Ms;
+    const jp = el.js && el.js.p99Ms;
+    rows.push(['event-loop delay p99 with 1,000,000 queued ≤ 1/5 of the JS twin\'s', 'queue_child --what=event-loop', np == null ? '-' : `${np.toFixed(2)} ms`, jp == null ? '-' : `${jp.toFixed(2)} ms`, np == null || jp == null ? 'not measured' : np * 5 <= jp ? `**met** (${fmtX(jp / np)} lower)` : `**not met**: ${fmtX(jp / np)} lower, 5x wanted`]);
+  }
+  return rows;
+}
+
+function goalsSection(cases, queueMeasurements) {
   const rows = [];
   const by = (pred) => cases.filter(pred);
   for (const c of by((c) => c.fn === 'DocumentStore.apply')) {
     rows.push(['native ≥ 2x JS twin on `DocumentStore.apply`', c.id, c.results.native, c.results.js, verdict(c.ratios.nativeVsJs, 2, c.results.native && c.results.native.medianNs, c.results.js && c.results.js.medianNs)]);
+  }
+  for (const c of by((c) => c.fn === 'OptimisticState.rebase' && c.size.pending === 100 && c.size.label !== '1KB')) {
+    rows.push(['native ≥ 3x JS twin on `OptimisticState.rebase`, 100 pending, 16 KB and above', c.id, c.results.native, c.results.js, verdict(c.ratios.nativeVsJs, 3, c.results.native && c.results.native.medianNs, c.results.js && c.results.js.medianNs)]);
   }
   for (const c of by((c) => c.fn === 'merge3')) {
     rows.push(['native ≥ 2x JS twin on `merge3`', c.id, c.results.native, c.results.js, verdict(c.ratios.nativeVsJs, 2, c.results.native && c.results.native.medianNs, c.results.js && c.results.js.medianNs)]);
@@ -36,9 +65,10 @@ function goalsSection(cases) {
     rows.push([`native ahead of fast-json-patch on \`${c.fn}\` at 128 KB`, c.id, c.results.native, p, verdict(c.ratios.nativeVsPeer, 1, c.results.native && c.results.native.medianNs, p && p.medianNs)]);
   }
   const lines = [
-    '| goal | case | native median | other median | result |',
+    '| goal | case | native | other | result |',
     '| --- | --- | ---: | ---: | --- |',
     ...rows.map(([g, id, n, o, v]) => `| ${g} | \`${id}\` | ${fmtNs(n && n.medianNs)} | ${fmtNs(o && o.medianNs)} | ${v} |`),
+    ...queueGoalRows(cases, queueMeasurements).map(([g, id, n, o, v]) => { rows.push([g, id, n, o, v]); return `| ${g} | \`${id}\` | ${n} | ${o} | ${v} |`; }),
   ];
   const met = rows.filter((r) => r[4].startsWith('**met**')).length;
   return { table: lines.join('\n'), met, total: rows.length };
@@ -88,10 +118,41 @@ function memorySection(memory) {
   return lines.join('\n');
 }
 
+function pendingMemorySection(memory) {
+  if (!memory) return '_Not measured in this run (`--no-memory`)._';
+  const lines = [
+    '| implementation | pending changes | avg change text | heap per pending change | RSS per pending change |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  for (const [name, m] of Object.entries(memory)) {
+    lines.push(m.error ? `| ${name} | error: ${m.error} | | | |` : `| ${name} | ${m.pending} | ${bytes(m.avgChangeTextBytes)} | ${bytes(m.heapPerPending)} | ${bytes(m.rssPerPending)} |`);
+  }
+  const cmds = Object.values(memory).filter((m) => m.command).map((m) => `\`${m.command}\``);
+  lines.push('');
+  lines.push(`One OptimisticState on a 1 KB dashboard with that many pending changes (the changes of the rebase cases), each implementation in its own process (${cmds.join(', ')}); growth over a baseline taken after the change texts were built. A pending change keeps its text (returned by \`pending\`) and its parsed form.`);
+  return lines.join('\n');
+}
+
+function queueSection(q) {
+  if (!q) return '_Not measured in this run._';
+  const lines = ['| measurement | native | JS twin |', '| --- | --- | --- |'];
+  const cell = (m, f) => (!m ? '-' : m.error ? `error: ${m.error}` : f(m));
+  const row = (label, key, f) => lines.push(`| ${label} | ${cell(q[key] && q[key].native, f)} | ${cell(q[key] && q[key].js, f)} |`);
+  row('memory per queued item (200-byte payloads)', 'memory', (m) => `${m.rssPerItem} B RSS, ${m.heapPerItem} B heap (${m.items} items)`);
+  row('event-loop delay with the queue full and traffic flowing', 'eventLoop', (m) => `p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, max ${m.maxMs.toFixed(1)} ms; ${m.gcs} GCs, ${m.gcPauseMs} ms in GC (${m.items} items)`);
+  row('durable, fsync interval (100 ms)', 'durableInterval', (m) => `${rate(m.itemsPerSec)} (${m.items} items in ${m.seconds} s, ${bytes(m.logBytes)} of log)`);
+  row('durable, fsync always (group commit)', 'durableAlways', (m) => `${rate(m.itemsPerSec)} (${m.items} items in ${m.seconds} s)`);
+  const cmds = [];
+  for (const k of Object.keys(q)) for (const m of Object.values(q[k])) if (m.command) cmds.push(`\`${m.command}\``);
+  lines.push('');
+  lines.push(`Each measurement in its own process: ${cmds.join(', ')}. Memory: RSS and V8 heap growth after forced GCs, divided by the items queued (10,000 clients). Event loop: \`perf_hooks.monitorEventLoopDelay\` while a 1 ms interval pushes 200 items to one client and peeks + acks another. Durable: pushMany in batches of 1000 from the first call until everything is fsynced.`);
+  return lines.join('\n');
+}
+
 function renderReport(r, { findings } = {}) {
   const m = r.machine;
   const impl = r.implementations.map((i) => `${i.name} = \`${i.file}\`${i.error ? ` (**not loaded**: ${i.error})` : ''}`).join('; ');
-  const goals = goalsSection(r.cases);
+  const goals = goalsSection(r.cases, r.queueMeasurements);
   const problems = r.cases.filter((c) => !c.check.ok);
   const out = [];
   out.push('# realtime-core benchmark report');
@@ -133,6 +194,14 @@ function renderReport(r, { findings } = {}) {
   out.push('## Memory: DocumentStore, per stored document');
   out.push('');
   out.push(memorySection(r.memory));
+  out.push('');
+  out.push('## OfflineQueue: memory, event-loop delay, durable throughput');
+  out.push('');
+  out.push(queueSection(r.queueMeasurements));
+  out.push('');
+  out.push('## Memory: OptimisticState, per pending change');
+  out.push('');
+  out.push(pendingMemorySection(r.pendingMemory));
   out.push('');
   out.push('## Where the time goes');
   out.push('');

@@ -22,6 +22,8 @@ const { spawnSync } = require('node:child_process');
 
 const data = require('./data');
 const { statelessCases, STORE_SPECS, STALE_BY, buildStore, storeTask, storeCheck, TEXT } = require('./cases');
+const { optimisticCases } = require('./optimistic');
+const { queueCases } = require('./queue');
 const { renderReport } = require('./report');
 const { ratioChart } = require('./svg');
 
@@ -143,7 +145,8 @@ function measureRounds(label, tasks) {
         throws: true,
       });
       const fn = t.fn;
-      bench.add(t.name, () => { sink = fn(); }, { async: false });
+      // afterEach (untimed) restores what a stateful case's iteration consumed
+      bench.add(t.name, () => { sink = fn(); }, { async: false, afterEach: t.afterEach });
       bench.runSync();
       const r = bench.tasks[0].result;
       if (r.state !== 'completed') throw new Error(`${label} ${t.name}: ${r.state} ${r.error ? r.error.stack : ''}`);
@@ -215,7 +218,9 @@ function runCase(c, record) {
   } catch (err) {
     problems.push(`check failed: ${err.message}`);
   }
-  const tasks = Object.entries(c.run).filter(([name]) => name in outs).map(([name, fn]) => ({ name, fn }));
+  const tasks = Object.entries(c.run).filter(([name]) => name in outs)
+    .map(([name, fn]) => ({ name, fn, afterEach: c.afterEach && c.afterEach[name] }));
+  if (c.afterEach) for (const t of tasks) t.afterEach();
   Object.assign(results, measureRounds(c.id, tasks));
   const entry = { id: c.id, fn: c.fn, size: c.size, form: c.form, what: c.what, results, ratios: ratios(results), check: { ok: problems.length === 0, problems, notes } };
   record(entry);
@@ -248,6 +253,45 @@ function memoryRuns(impls) {
     }
     out[impl.name] = JSON.parse(res.stdout.trim().split('\n').pop());
     out[impl.name].command = `node ${args.map((a) => (a.startsWith('/') ? path.relative(ROOT, a) : a.replace(ROOT + '/', ''))).join(' ')}`;
+  }
+  return out;
+}
+
+// OfflineQueue measurements in child processes (benchmarks/queue_child.js).
+function queueChildRuns(impls) {
+  const items = opts.quick ? 100000 : 1000000;
+  const runs = [
+    { key: 'memory', args: ['--expose-gc', '--what=memory', `--items=${items}`] },
+    { key: 'eventLoop', args: ['--expose-gc', '--what=event-loop', `--items=${items}`, `--seconds=${opts.quick ? 1 : 3}`] },
+    { key: 'durableInterval', args: ['--what=durable', '--fsync=interval', `--items=${opts.quick ? 50000 : 300000}`] },
+    { key: 'durableAlways', args: ['--what=durable', '--fsync=always', `--items=${opts.quick ? 20000 : 100000}`] },
+  ];
+  const out = {};
+  for (const run of runs) {
+    out[run.key] = {};
+    for (const impl of impls) {
+      const [flag, ...rest] = run.args[0] === '--expose-gc' ? run.args : [null, ...run.args];
+      const args = [...(flag ? [flag] : []), path.join(__dirname, 'queue_child.js'), `--impl=${path.join(ROOT, impl.file)}`, ...rest];
+      const res = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 300000 });
+      out[run.key][impl.name] = res.status === 0
+        ? { ...JSON.parse(res.stdout.trim().split('\n').pop()), command: `node ${args.map((a) => a.replace(ROOT + '/', '')).join(' ')}` }
+        : { error: (res.stderr || res.error || 'failed').toString().split('\n').slice(0, 5).join(' ') };
+      const m = out[run.key][impl.name];
+      log(`  queue ${run.key} ${impl.name}: ${m.error ? `ERROR ${m.error}` : JSON.stringify(m).slice(0, 240)}`);
+    }
+  }
+  return out;
+}
+
+function pendingMemoryRuns(impls) {
+  const out = {};
+  const pending = opts.quick ? 2000 : 20000;
+  for (const impl of impls) {
+    const args = ['--expose-gc', path.join(__dirname, 'memory.js'), `--impl=${path.join(ROOT, impl.file)}`, '--what=pending', `--pending=${pending}`];
+    const res = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 120000 });
+    out[impl.name] = res.status === 0
+      ? { ...JSON.parse(res.stdout.trim().split('\n').pop()), command: `node ${args.map((a) => a.replace(ROOT + '/', '')).join(' ')}` }
+      : { error: (res.stderr || res.error || 'failed').toString().split('\n').slice(0, 5).join(' ') };
   }
   return out;
 }
@@ -331,6 +375,18 @@ async function main() {
     }
   }
 
+  for (const c of optimisticCases(loaded.filter((impl) => impl.mod.OptimisticState))) {
+    if (!want(c.id)) continue;
+    runCase(c, record);
+  }
+
+  if (['push', 'pushMany', 'peek+ack'].some((op) => want(`OfflineQueue.${op}/1-client`) || want(`OfflineQueue.${op}/10000-clients`))) {
+    for (const c of queueCases(loaded.filter((impl) => impl.mod.OfflineQueue))) {
+      if (!want(c.id)) continue;
+      runCase(c, record);
+    }
+  }
+
   for (const c of statelessCases(loaded)) {
     if (!want(c.id)) continue;
     runCase(c, record);
@@ -346,6 +402,23 @@ async function main() {
     }
   }
 
+  let pendingMemory = null;
+  if (opts.memory && loaded.length) {
+    pendingMemory = pendingMemoryRuns(loaded);
+    for (const [name, m] of Object.entries(pendingMemory)) {
+      log(m.error ? `  ${name}: ERROR ${m.error}` : `  ${name}: ${m.pending} pending changes: ${m.heapPerPending} B heap + ${m.rssPerPending} B RSS per pending change (${m.avgChangeTextBytes} B of text each)`);
+    }
+  }
+
+  let queueMeasurements = null;
+  if (opts.memory && want('OfflineQueue.pushMany/1-client')) {
+    const withQueue = loaded.filter((impl) => impl.mod.OfflineQueue);
+    if (withQueue.length) {
+      log('OfflineQueue: memory, event-loop delay and durable throughput, one child process each ...');
+      queueMeasurements = queueChildRuns(withQueue);
+    }
+  }
+
   const result = {
     command,
     date: new Date().toISOString(),
@@ -358,6 +431,8 @@ async function main() {
     ratioDefinition: 'speed-up of native = median time of the other implementation / median time of native (above 1: native is faster)',
     cases: entries,
     memory,
+    pendingMemory,
+    queueMeasurements,
   };
   fs.mkdirSync(opts.out, { recursive: true });
   fs.writeFileSync(path.join(opts.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');

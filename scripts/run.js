@@ -5,7 +5,7 @@
 //   node scripts/run.js test    everything: Jest on both implementations, GoogleTest plain and
 //                               under ASan+UBSan, and short deterministic libFuzzer runs
 //   node scripts/run.js fuzz    the libFuzzer runs only
-//   node scripts/run.js gtest   GoogleTest only (plain and sanitized)
+//   node scripts/run.js gtest   GoogleTest only (plain, ASan+UBSan, and the queue log under TSan)
 //   node scripts/run.js jest    Jest only
 //   node scripts/run.js bench   the benchmark (the main job for now)
 //   node scripts/run.js setup   only the set-up: system packages, npm ci, the addon build
@@ -36,7 +36,7 @@ const FUZZ_NEEDS = [
   { file: '/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a', pkg: 'libclang-rt-14-dev' },
 ];
 // Deterministic fuzz runs (fixed seed and run count) so a CI failure can be replayed exactly.
-const FUZZ_RUNS = { fuzz_json: 600000, fuzz_patch: 200000, fuzz_store: 100000 };
+const FUZZ_RUNS = { fuzz_json: 600000, fuzz_patch: 200000, fuzz_store: 100000, fuzz_queue_log: 80000, fuzz_optimistic: 40000 };
 
 function log(msg) {
   process.stdout.write(`[realtime-core] ${msg}\n`);
@@ -162,6 +162,30 @@ function runGtest(summary, { sanitize }) {
   return res.status === null ? 1 : res.status;
 }
 
+// The durable queue log's threads under ThreadSanitizer (gcc, Debug): only its own test binary
+// (rtcore_queue_log_tests: queue_log.cpp + its tests), in build-tsan, so it stays short.
+function runTsan(summary) {
+  const dir = path.join(ROOT, 'build-tsan');
+  must('cmake', ['-S', ROOT, '-B', dir, '-DCMAKE_BUILD_TYPE=Debug', '-DRTC_TSAN=ON', '-DRTC_SANITIZE=OFF']);
+  must('cmake', ['--build', dir, '--target', 'rtcore_queue_log_tests', '-j',
+    String(Math.max(2, require('node:os').availableParallelism()))]);
+  const res = spawnSync(path.join(dir, 'rtcore_queue_log_tests'), ['--gtest_filter=QueueLog*', '--gtest_brief=1'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, TSAN_OPTIONS: 'halt_on_error=1:second_deadlock_stack=1' },
+  });
+  process.stdout.write(res.stdout || '');
+  process.stderr.write(res.stderr || '');
+  const passed = /\[  PASSED  \] (\d+) test/.exec(res.stdout || '');
+  const failed = /\[  FAILED  \] (\d+) test/.exec(res.stdout || '');
+  if (passed) summary.passed += Number(passed[1]);
+  if (failed) summary.failed += Number(failed[1]);
+  // A TSan report (exit 66) or a crash without a gtest summary still counts as a failure.
+  if (res.status !== 0 && !failed) summary.failed += 1;
+  if (res.status !== 0) log(`TSan run failed (exit ${res.status === null ? res.signal : res.status})`);
+  return res.status === null ? 1 : res.status;
+}
+
 function runFuzz(summary) {
   const dir = path.join(ROOT, 'build-fuzz');
   must('cmake', ['-S', ROOT, '-B', dir, '-DCMAKE_CXX_COMPILER=clang++', '-DRTC_FUZZ=ON', '-DRTC_BUILD_TESTS=OFF',
@@ -207,6 +231,7 @@ function main() {
       setup({ gtest: true });
       status = runGtest(summary, { sanitize: false }) || status;
       status = runGtest(summary, { sanitize: true }) || status;
+      status = runTsan(summary) || status;
       break;
     case 'fuzz':
       setup({ gtest: true, fuzz: true });
@@ -217,6 +242,7 @@ function main() {
       status = runJest(summary) || status;
       status = runGtest(summary, { sanitize: false }) || status;
       status = runGtest(summary, { sanitize: true }) || status;
+      status = runTsan(summary) || status;
       status = runFuzz(summary) || status;
       break;
     default:

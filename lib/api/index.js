@@ -5,6 +5,9 @@ const { DEFAULT_LIMITS } = require('../common/limits');
 const { createConflictFunctions } = require('./conflicts');
 const { createClockClass } = require('./hlc');
 const { createDocumentStoreClass } = require('./document_store');
+const { createOptimisticStateClass } = require('./optimistic_state');
+const { createOfflineQueueClass } = require('./offline_queue');
+const { createDelivery } = require('./delivery');
 
 // Builds the public API over one engine (native or the JS twin); see docs/internals.md.
 function createApi(engine) {
@@ -13,6 +16,9 @@ function createApi(engine) {
     ...createConflictFunctions(engine),
     HybridLogicalClock: createClockClass(engine),
     DocumentStore: createDocumentStoreClass(engine),
+    OptimisticState: createOptimisticStateClass(engine),
+    OfflineQueue: createOfflineQueueClass(engine),
+    createDelivery,
     RealtimeCoreError,
     ERROR_CODES,
     DEFAULT_LIMITS,

@@ -27,6 +27,13 @@ const ERROR_CODES = Object.freeze([
   'ERR_RT_STALE_BASE',
   'ERR_RT_INVALID_TIMESTAMP',
   'ERR_RT_CLOCK_DRIFT',
+  'ERR_RT_DUPLICATE_ID',
+  'ERR_RT_UNKNOWN_ID',
+  'ERR_RT_TOO_MANY_PENDING',
+  'ERR_RT_QUEUE_FULL',
+  'ERR_RT_INVALID_OFFSET',
+  'ERR_RT_DISK',
+  'ERR_RT_CLOSED',
   'ERR_RT_INVALID_ARGUMENT',
   'ERR_RT_OUT_OF_RANGE',
   'ERR_RT_INTERNAL',
@@ -44,12 +51,16 @@ function outOfRange(message) {
   return err;
 }
 
-// Errors thrown by the addon are plain objects of another realm; turn them into ours.
+// Errors thrown by the addon are plain objects of another realm; turn them into ours. A failed
+// batch operation carries its position as `batchIndex`, which becomes `details.index`.
 function fromNativeError(err) {
   if (err && typeof err.code === 'string' && err.code.startsWith('ERR_RT_')) {
-    if (err.code === 'ERR_RT_INVALID_ARGUMENT') return invalidArgument(err.message);
-    if (err.code === 'ERR_RT_OUT_OF_RANGE') return outOfRange(err.message);
-    return new RealtimeCoreError(err.code, err.message);
+    let mapped;
+    if (err.code === 'ERR_RT_INVALID_ARGUMENT') mapped = invalidArgument(err.message);
+    else if (err.code === 'ERR_RT_OUT_OF_RANGE') mapped = outOfRange(err.message);
+    else mapped = new RealtimeCoreError(err.code, err.message);
+    if (typeof err.batchIndex === 'number') mapped.details = { index: err.batchIndex };
+    return mapped;
   }
   return err;
 }

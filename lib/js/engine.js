@@ -10,6 +10,8 @@ const { diff } = require('./diff');
 const { merge3 } = require('./merge3');
 const { Clock: HlcClock, compare } = require('./hlc');
 const { Store: CoreStore } = require('./document_store');
+const { OptimisticState } = require('./optimistic_state');
+const { OfflineQueue } = require('./offline_queue');
 
 // The walks recurse once per nesting level, bounded by maxDepth. Only a maxDepth raised far
 // above the default lets a document outgrow the JS stack; report that as a depth error.
@@ -18,7 +20,10 @@ function guard(fn) {
     return fn();
   } catch (err) {
     if (err instanceof RangeError && /call stack/i.test(err.message)) {
-      throw fail('ERR_RT_TOO_DEEP', 'document is nested too deeply for this engine');
+      const deep = fail('ERR_RT_TOO_DEEP', 'document is nested too deeply for this engine');
+      // A batch tells which of its operations failed.
+      if (err.details !== undefined) deep.details = err.details;
+      throw deep;
     }
     throw err;
   }
@@ -135,6 +140,66 @@ class Store {
   }
 }
 
+class Optimistic {
+  #state;
+
+  constructor(initialText, opts) {
+    this.#state = guard(() => new OptimisticState(initialText, opts));
+  }
+
+  apply(id, kind, text, nowMs, output) {
+    return guard(() => this.#state.apply(id, kind, text, nowMs, output));
+  }
+
+  commit(id, kind, text, version, output) {
+    return guard(() => this.#state.commit(id, kind, text, version, output));
+  }
+
+  rollback(id, output) {
+    return guard(() => this.#state.rollback(id, output));
+  }
+
+  rollbackAll(output) {
+    return guard(() => this.#state.rollbackAll(output));
+  }
+
+  rebase(kind, text, version, confirms, output) {
+    return guard(() => this.#state.rebase(kind, text, version, confirms, output));
+  }
+
+  expire(nowMs, output) {
+    return guard(() => this.#state.expire(nowMs, output));
+  }
+
+  batch(ops, nowMs, output) {
+    return guard(() => this.#state.batch(ops, nowMs, output));
+  }
+
+  state(output) {
+    return guard(() => this.#state.state(output));
+  }
+
+  base(output) {
+    return guard(() => this.#state.base(output));
+  }
+
+  baseVersion() {
+    return this.#state.baseVersion();
+  }
+
+  pendingCount() {
+    return this.#state.pendingCount();
+  }
+
+  nextDeadline() {
+    return this.#state.nextDeadline();
+  }
+
+  pending(output) {
+    return guard(() => this.#state.pending(output));
+  }
+}
+
 module.exports = {
   implementation: 'js',
   applyPatch,
@@ -143,4 +208,7 @@ module.exports = {
   merge3: merge3Text,
   Clock,
   Store,
+  Optimistic,
+  // docs/internals.md, `new Queue(opts)`: the engine class itself has exactly that interface
+  Queue: OfflineQueue,
 };

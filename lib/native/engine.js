@@ -259,6 +259,376 @@ class Store {
   }
 }
 
+// OptimisticState (docs/optimistic-state.md). Every operation returns one JSON text holding its
+// whole result; with output 'text' the deltas inside it are JSON strings (JSON text), so one
+// JSON.parse gives the result in either form.
+function wireOp(op) {
+  return op.text === undefined || op.text === null ? op : { ...op, text: wire(op.text) };
+}
+
+function nativeCall(fn) {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNativeError(err);
+  }
+}
+
+class Optimistic {
+  constructor(initialText, opts) {
+    this._o = nativeCall(() => new binding.Optimistic(wire(initialText), opts));
+  }
+
+  apply(id, kind, text, nowMs, output) {
+    return JSON.parse(nativeCall(() => this._o.apply(id, kind, wire(text), nowMs, output === 'text')));
+  }
+
+  commit(id, kind, text, version, output) {
+    const t = kind === null ? null : wire(text);
+    return JSON.parse(nativeCall(() => this._o.commit(id, kind, t, version, output === 'text')));
+  }
+
+  rollback(id, output) {
+    return JSON.parse(nativeCall(() => this._o.rollback(id, output === 'text')));
+  }
+
+  rollbackAll(output) {
+    return JSON.parse(nativeCall(() => this._o.rollbackAll(output === 'text')));
+  }
+
+  rebase(kind, text, version, confirms, output) {
+    return JSON.parse(nativeCall(() => this._o.rebase(kind, wire(text), version, confirms, output === 'text')));
+  }
+
+  expire(nowMs, output) {
+    return JSON.parse(nativeCall(() => this._o.expire(nowMs, output === 'text')));
+  }
+
+  batch(ops, nowMs, output) {
+    return JSON.parse(nativeCall(() => this._o.batch(ops.map(wireOp), nowMs, output === 'text')));
+  }
+
+  state(output) {
+    return parseIfValue(this._o.state(), output);
+  }
+
+  base(output) {
+    return parseIfValue(this._o.base(), output);
+  }
+
+  baseVersion() {
+    return this._o.baseVersion();
+  }
+
+  pendingCount() {
+    return this._o.pendingCount();
+  }
+
+  nextDeadline() {
+    return this._o.nextDeadline();
+  }
+
+  pending(output) {
+    return JSON.parse(this._o.pending(output === 'text'));
+  }
+}
+
+// OfflineQueue (docs/offline-queue.md) over the addon's Queue. The addon writes [seq, events of
+// the call, drops of the call] into a shared Float64Array; events and drops are fetched only when
+// there are some. Handed-out items come as columns and become objects here.
+const DROP_REASONS = ['', 'overflow', 'coalesced', 'expired'];
+
+function droppedList(flat) {
+  const out = new Array(flat.length / 2);
+  for (let i = 0, j = 0; j < flat.length; i++, j += 2) {
+    out[i] = { offset: flat[j] === 0 ? null : flat[j], reason: DROP_REASONS[flat[j + 1]] };
+  }
+  return out;
+}
+
+const BREAKER_STATES = ['closed', 'open', 'half-open'];
+
+// r = [nums (4 per event), clientIds, texts] (see TakeEvents in native/addon/offline_queue_wrap.cpp)
+function eventList(r) {
+  const nums = r[0];
+  const clients = r[1];
+  const texts = r[2];
+  const n = nums.length / 4;
+  const out = new Array(n);
+  let t = 0;
+  for (let i = 0; i < n; i++) {
+    const j = 4 * i;
+    const kind = nums[j];
+    if (kind === 0) {
+      out[i] = ['dropped', { clientId: clients[nums[j + 1]], offset: nums[j + 2] === 0 ? null : nums[j + 2], reason: DROP_REASONS[nums[j + 3]] }];
+    } else if (kind === 1) {
+      const event = texts[t++];
+      const reason = texts[t++];
+      out[i] = ['dead-letter', { clientId: clients[nums[j + 1]], offset: nums[j + 2], event, attempts: nums[j + 3], reason }];
+    } else {
+      out[i] = ['breaker', { from: BREAKER_STATES[nums[j + 1]], to: BREAKER_STATES[nums[j + 2]], at: nums[j + 3] }];
+    }
+  }
+  return out;
+}
+
+// cols = [nums (offset, attempts, pushedAt[, deadAt] per item), clientIds | null, events, payloads,
+//         keys | null, reasons | null]
+function itemList(cols, clientId) {
+  const nums = cols[0];
+  const clients = cols[1];
+  const events = cols[2];
+  const payloads = cols[3];
+  const keys = cols[4];
+  const reasons = cols[5];
+  const n = payloads.length;
+  const stride = reasons === null ? 3 : 4;
+  const out = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const j = i * stride;
+    const c = clients === null ? clientId : clients[i];
+    const key = keys === null ? undefined : keys[i];
+    const it = key === undefined
+      ? { clientId: c, offset: nums[j], event: events[i], payload: payloads[i], attempts: nums[j + 1], pushedAt: nums[j + 2] }
+      : { clientId: c, offset: nums[j], event: events[i], payload: payloads[i], key, attempts: nums[j + 1], pushedAt: nums[j + 2] };
+    if (reasons !== null) {
+      it.reason = reasons[i];
+      it.deadAt = nums[j + 3];
+    }
+    out[i] = it;
+  }
+  return out;
+}
+
+class Queue {
+  constructor(opts) {
+    this._st = new Float64Array(3);
+    try {
+      this._q = new binding.Queue(opts, this._st);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  _events() {
+    return this._st[1] > 0 ? eventList(this._q.takeEvents()) : null;
+  }
+
+  _dropped() {
+    return this._st[2] > 0 ? droppedList(this._q.takeDropped()) : [];
+  }
+
+  push(clientId, event, payload, key, nowMs) {
+    let offset;
+    try {
+      offset = this._q.push(clientId, event, payload, key, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { offset, dropped: this._dropped(), seq: this._st[0], events: this._events() };
+  }
+
+  pushMany(clientId, events, payloads, keys, nowMs) {
+    const n = payloads.length;
+    // One event name for the whole batch and no keys are the common case: they cross once.
+    let ev = events;
+    if (n > 0) {
+      const first = events[0];
+      let same = true;
+      for (let i = 1; i < n; i++) {
+        if (events[i] !== first) {
+          same = false;
+          break;
+        }
+      }
+      if (same) ev = first;
+    }
+    let ks = null;
+    if (keys) {
+      for (let i = 0; i < n; i++) {
+        if (keys[i] !== null && keys[i] !== undefined) {
+          ks = keys;
+          break;
+        }
+      }
+    }
+    let r;
+    try {
+      r = this._q.pushMany(clientId, ev, payloads, ks, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    // The queued items got consecutive offsets; items dropped as newest got none.
+    const offsets = new Array(n);
+    let next = r[0];
+    const skipped = r[1];
+    if (skipped === null) {
+      for (let i = 0; i < n; i++) offsets[i] = next++;
+    } else {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        if (s < skipped.length && skipped[s] === i) {
+          offsets[i] = null;
+          s++;
+        } else {
+          offsets[i] = next++;
+        }
+      }
+    }
+    return { offsets, dropped: this._dropped(), seq: this._st[0], events: this._events() };
+  }
+
+  peek(clientId, after, limit, nowMs) {
+    let cols;
+    try {
+      cols = this._q.peek(clientId, after, limit, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { items: itemList(cols, clientId), events: this._events() };
+  }
+
+  ack(clientId, upTo, nowMs) {
+    let removed;
+    try {
+      removed = this._q.ack(clientId, upTo, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { removed, seq: this._st[0], events: this._events() };
+  }
+
+  ackOne(clientId, offset, nowMs) {
+    let removed;
+    try {
+      removed = this._q.ackOne(clientId, offset, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { removed, seq: this._st[0], events: this._events() };
+  }
+
+  nack(clientId, offset, reason, nowMs) {
+    let r;
+    try {
+      r = this._q.nack(clientId, offset, reason, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    if (r[0]) return { status: 'dead', attempts: r[1], seq: this._st[0], events: this._events() };
+    return { status: 'retry', attempts: r[1], retryAt: r[2], seq: this._st[0], events: this._events() };
+  }
+
+  due(limit, nowMs) {
+    let cols;
+    try {
+      cols = this._q.due(limit, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { items: itemList(cols, null), seq: this._st[0], events: this._events() };
+  }
+
+  release(clientId, offset, nowMs) {
+    try {
+      this._q.release(clientId, offset, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { seq: this._st[0], events: this._events() };
+  }
+
+  sweep(nowMs) {
+    let removed;
+    try {
+      removed = this._q.sweep(nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { removed, seq: this._st[0], events: this._events() };
+  }
+
+  size(clientId) {
+    try {
+      return this._q.size(clientId);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  clients() {
+    try {
+      return this._q.clients();
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  deadLetters(limit) {
+    try {
+      return itemList(this._q.deadLetters(limit), null);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  clearDeadLetters() {
+    let removed;
+    try {
+      removed = this._q.clearDeadLetters();
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { removed, seq: this._st[0] };
+  }
+
+  stats() {
+    try {
+      return this._q.stats();
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  breakerState(nowMs) {
+    let state;
+    try {
+      state = this._q.breakerState(nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    return { state, events: this._events() };
+  }
+
+  flush() {
+    try {
+      return this._q.flush();
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  compact() {
+    try {
+      return this._q.compact();
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  close() {
+    try {
+      return this._q.close();
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+  }
+
+  recovery() {
+    return this._q.recovery();
+  }
+}
+
 module.exports = {
   implementation: 'native',
   applyPatch,
@@ -267,4 +637,6 @@ module.exports = {
   merge3,
   Clock,
   Store,
+  Optimistic,
+  Queue,
 };

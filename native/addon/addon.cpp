@@ -2,11 +2,9 @@
 // adapts them to the engine interface); documents cross as JSON text, never as object graphs.
 #include <napi.h>
 
-#include <cmath>
-#include <limits>
-#include <new>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "diff.h"
 #include "document_store.h"
@@ -14,126 +12,27 @@
 #include "json.h"
 #include "merge3.h"
 #include "merge_patch.h"
+#include "napi_util.h"
 #include "patch.h"
+
+namespace rtc_napi {
+// The Queue class (offline_queue_wrap.cpp).
+Napi::Function defineQueue(Napi::Env env);
+}  // namespace rtc_napi
 
 namespace {
 
 using rtc::Error;
 namespace codes = rtc::codes;
-
-[[noreturn]] void throwCoded(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Error err = std::string(code) == codes::kInvalidArgument ? Napi::TypeError::New(env, message)
-                    : std::string(code) == codes::kOutOfRange   ? Napi::RangeError::New(env, message)
-                                                                : Napi::Error::New(env, message);
-  err.Set("code", Napi::String::New(env, code));
-  throw err;
-}
-
-// Runs a binding body, turning core failures into JS errors with a stable code. JS exceptions
-// (thrown by a resolver) pass through unchanged as Napi::Error.
-template <typename F>
-Napi::Value guarded(Napi::Env env, F&& body) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const Error& e) {
-    throwCoded(env, e.code(), e.what());
-  } catch (const std::bad_alloc&) {
-    throwCoded(env, codes::kInternal, "out of memory");
-  } catch (const std::exception& e) {
-    throwCoded(env, codes::kInternal, std::string("internal error: ") + e.what());
-  }
-}
-
-// A JSON text argument: a string (copied out as UTF-8) or a Uint8Array/Buffer (used in place).
-class Text {
- public:
-  Text(Napi::Env env, Napi::Value v, const rtc::Limits& limits, const char* what) {
-    if (v.IsString()) {
-      // Small texts (most patches) are copied with one call into an inline buffer.
-      std::size_t len = 0;
-      NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, v, small_, sizeof small_, &len));
-      if (len + 1 < sizeof small_) {
-        data_ = small_;
-        size_ = len;
-        return;
-      }
-      NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, v, nullptr, 0, &len));
-      if (len > limits.maxDocumentBytes) {
-        // Not copied. The core's parse checks the size before it reads a byte, so this argument
-        // reports ERR_RT_TOO_LARGE in its turn: arguments are checked in order (semantics 1.2).
-        data_ = "";
-        size_ = len;
-        return;
-      }
-      owned_.resize(len);
-      std::size_t written = 0;
-      NAPI_THROW_IF_FAILED_VOID(env, napi_get_value_string_utf8(env, v, owned_.data(), len + 1, &written));
-      data_ = owned_.data();
-      size_ = written;
-      return;
-    }
-    if (v.IsTypedArray()) {
-      Napi::TypedArray ta = v.As<Napi::TypedArray>();
-      if (ta.TypedArrayType() == napi_uint8_array) {
-        Napi::Uint8Array bytes = v.As<Napi::Uint8Array>();
-        data_ = reinterpret_cast<const char*>(bytes.Data());
-        size_ = bytes.ElementLength();
-        return;
-      }
-    }
-    throw Error(codes::kInvalidArgument, std::string(what) + " must be JSON text (a string or a Uint8Array)");
-  }
-  const char* data() const { return data_; }
-  std::size_t size() const { return size_; }
-
- private:
-  char small_[1024];
-  std::string owned_;
-  const char* data_ = "";
-  std::size_t size_ = 0;
-};
-
-rtc::Limits limitsAt(const Napi::CallbackInfo& info, std::size_t first) {
-  rtc::Limits l;
-  auto get = [&](std::size_t i, std::uint64_t fallback) -> std::uint64_t {
-    if (i >= info.Length() || !info[i].IsNumber()) return fallback;
-    double d = info[i].As<Napi::Number>().DoubleValue();
-    if (!(d >= 1)) throw Error(codes::kOutOfRange, "limits must be positive integers");
-    return d >= 1.8e19 ? std::numeric_limits<std::uint64_t>::max() : static_cast<std::uint64_t>(d);
-  };
-  l.maxDepth = get(first, l.maxDepth);
-  l.maxDocumentBytes = get(first + 1, l.maxDocumentBytes);
-  l.maxPatchOps = get(first + 2, l.maxPatchOps);
-  l.maxPatchGrowthBytes = get(first + 3, l.maxPatchGrowthBytes);
-  return l;
-}
-
-std::string stringArg(const Napi::Value& v, const char* what) {
-  if (!v.IsString()) throw Error(codes::kInvalidArgument, std::string(what) + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
-std::optional<std::string> optionalString(const Napi::Value& v, const char* what) {
-  if (v.IsNull() || v.IsUndefined()) return std::nullopt;
-  return stringArg(v, what);
-}
-
-std::optional<double> optionalNumber(const Napi::Value& v, const char* what) {
-  if (v.IsNull() || v.IsUndefined()) return std::nullopt;
-  if (!v.IsNumber()) throw Error(codes::kInvalidArgument, std::string(what) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-std::int64_t wallArg(const Napi::Value& v) {
-  if (!v.IsNumber()) throw Error(codes::kInvalidArgument, "wallMs must be a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) throw Error(codes::kInvalidArgument, "wallMs must be finite");
-  if (d > 9.0e15) d = 9.0e15;
-  if (d < -9.0e15) d = -9.0e15;
-  return static_cast<std::int64_t>(d);
-}
+using rtc_napi::appendUint;
+using rtc_napi::guarded;
+using rtc_napi::limitsAt;
+using rtc_napi::optionalNumber;
+using rtc_napi::optionalString;
+using rtc_napi::stringArg;
+using rtc_napi::Text;
+using rtc_napi::textOrNull;
+using rtc_napi::wallArg;
 
 // Wraps a JS resolver `(conflictText) => string | Uint8Array | undefined` for the core.
 rtc::Resolver makeResolver(Napi::Env env, Napi::Function fn) {
@@ -148,12 +47,6 @@ rtc::Resolver makeResolver(Napi::Env env, Napi::Function fn) {
     throw Error(codes::kInvalidValue, "resolver must return JSON text or undefined");
   };
 }
-
-Napi::Value textOrNull(Napi::Env env, const std::optional<std::string>& s) {
-  return s ? Napi::Value(Napi::String::New(env, *s)) : env.Null();
-}
-
-void appendUint(std::string& out, std::uint64_t v) { rtc::appendNumber(out, static_cast<double>(v)); }
 
 // ---------------------------------------------------------------------------------------------
 
@@ -225,17 +118,7 @@ class StoreWrap : public Napi::ObjectWrap<StoreWrap> {
         else if (*s == "merge-patch") opts.deltaFormat = rtc::DiffFormat::MergePatch;
         else throw Error(codes::kInvalidArgument, "deltaFormat must be \"merge-patch\" or \"json-patch\"");
       }
-      Napi::Value lim = o.Get("limits");
-      if (lim.IsObject()) {
-        Napi::Object lo = lim.As<Napi::Object>();
-        auto read = [&](const char* name, std::uint64_t& slot) {
-          if (auto n = optionalNumber(lo.Get(name), name)) slot = static_cast<std::uint64_t>(*n);
-        };
-        read("maxDepth", opts.limits.maxDepth);
-        read("maxDocumentBytes", opts.limits.maxDocumentBytes);
-        read("maxPatchOps", opts.limits.maxPatchOps);
-        read("maxPatchGrowthBytes", opts.limits.maxPatchGrowthBytes);
-      }
+      rtc_napi::readLimits(o.Get("limits"), opts.limits);
       if (auto s = optionalString(o.Get("nodeId"), "nodeId")) opts.nodeId = *s;
       if (auto n = optionalNumber(o.Get("maxDriftMs"), "maxDriftMs")) opts.maxDriftMs = static_cast<std::int64_t>(*n);
       if (auto n = optionalNumber(o.Get("dedupWindow"), "dedupWindow")) opts.dedupWindow = static_cast<std::size_t>(*n);
@@ -467,7 +350,9 @@ class RealtimeCore : public Napi::Addon<RealtimeCore> {
                           InstanceMethod("merge3", &RealtimeCore::Merge3),
                           InstanceMethod("compareTimestamps", &RealtimeCore::CompareTimestamps),
                           InstanceValue("Clock", ClockWrap::Define(env)),
-                          InstanceValue("Store", StoreWrap::Define(env))});
+                          InstanceValue("Store", StoreWrap::Define(env)),
+                          InstanceValue("Optimistic", rtc_napi::defineOptimistic(env)),
+                          InstanceValue("Queue", rtc_napi::defineQueue(env))});
   }
 
  private:

@@ -24,6 +24,15 @@ describe.each(IMPLS)('JSON text in and out (%s)', (_name, rt) => {
       .toBe('{"1":0,"5":0,"b":1,"a":2,"c":0}');
   });
 
+  test('multi-byte characters around the native small-text buffer (1 KiB) are never cut off', () => {
+    for (let n = 1010; n <= 1030; n++) {
+      for (const ch of ['é', '€', '😀']) {
+        const text = JSON.stringify('a'.repeat(n) + ch + 'z');
+        expect([n, ch, reserialize(rt, text)]).toEqual([n, ch, text]);
+      }
+    }
+  });
+
   test('whitespace and scalars at the top level', () => {
     expect(reserialize(rt, ' \t\n\r"x" ')).toBe('"x"');
     expect(reserialize(rt, 'true')).toBe('true');

@@ -2,16 +2,8 @@
 
 // Seeded random JSON documents, patches and mutations for the differential tests.
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The PRNG the OfflineQueue's jitter uses too (docs/offline-queue.md).
+const { mulberry32 } = require('../../lib/js/prng');
 
 const KEYS = ['a', 'b', 'c', 'id', 'name', '0', '1', '10', '01', '', 'a/b', 'm~n', '__proto__', 'constructor', 'é', 'x'];
 const STRINGS = ['', 'x', 'hello', 'é', '😀', 'a"b', 'line\nbreak', '\u0001', '\u2028'];
