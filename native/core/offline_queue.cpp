@@ -88,6 +88,67 @@ struct OfflineQueue::Item {
   }
 };
 
+// Item blocks freed by the queue are kept for reuse, per malloc chunk size, up to kMaxBytes.
+// A queue at its capacity frees and allocates items on every push; handing those blocks straight
+// back to glibc made its heap trim and regrow under load, stalling the event loop for tens of
+// milliseconds (benchmarks/profile/FINDINGS.md). A class is a chunk size as glibc rounds it
+// (request + 8, up to a multiple of 16), and the block is allocated with the largest request of
+// that chunk, so caching costs no memory per item.
+class OfflineQueue::BlockCache {
+ public:
+  BlockCache() = default;
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
+  ~BlockCache() {
+    for (void*& head : heads_) {
+      while (head) {
+        void* next = *static_cast<void**>(head);
+        std::free(head);
+        head = next;
+      }
+    }
+  }
+
+  void* take(std::size_t size) {
+    if (kPassThrough) return std::malloc(size);
+    const std::size_t c = classOf(size);
+    if (c < kClasses) {
+      if (void* p = heads_[c]) {
+        heads_[c] = *static_cast<void**>(p);
+        bytes_ -= c * 16;
+        return p;
+      }
+      return std::malloc(c * 16 - 8);
+    }
+    return std::malloc(size);
+  }
+
+  void give(void* p, std::size_t size) {
+    const std::size_t c = classOf(size);
+    if (!kPassThrough && c < kClasses && bytes_ + c * 16 <= kMaxBytes) {
+      *static_cast<void**>(p) = heads_[c];
+      heads_[c] = p;
+      bytes_ += c * 16;
+      return;
+    }
+    std::free(p);
+  }
+
+ private:
+  // Under AddressSanitizer every block goes back to malloc, so a use after free is still caught.
+#if defined(__SANITIZE_ADDRESS__)
+  static constexpr bool kPassThrough = true;
+#else
+  static constexpr bool kPassThrough = false;
+#endif
+  static constexpr std::size_t kClasses = 257;  // chunks up to 4 KiB
+  static constexpr std::size_t kMaxBytes = 4u << 20;
+  static std::size_t classOf(std::size_t size) { return (size + 8 + 15) / 16; }
+
+  void* heads_[kClasses] = {};
+  std::size_t bytes_ = 0;
+};
+
 // A growable circular array of item pointers (power-of-two capacity), in offset order.
 class OfflineQueue::Ring {
  public:
@@ -272,7 +333,8 @@ struct OfflineQueue::DeadLetter {
 // Construction
 
 OfflineQueue::OfflineQueue(QueueOptions options, QueueCallbacks callbacks)
-    : options_(std::move(options)), callbacks_(std::move(callbacks)), rng_(options_.seed) {
+    : options_(std::move(options)), callbacks_(std::move(callbacks)), rng_(options_.seed),
+      blocks_(std::make_unique<BlockCache>()) {
   if (options_.capacity < 1) throw Error(codes::kOutOfRange, "capacity must be at least 1");
   if (options_.maxAttempts < 1) throw Error(codes::kOutOfRange, "maxAttempts must be at least 1");
   liveBytes_ = 18;  // snapshot-begin + snapshot-end
@@ -441,7 +503,7 @@ std::int64_t OfflineQueue::pushedAtOf(const Item* it) { return it->pushedAt; }
 
 OfflineQueue::Item* OfflineQueue::newItem(const QueueItemIn& in, std::uint64_t offset, std::int64_t pushedAt) {
   std::size_t extra = in.key ? 2 + in.key->size() : 0;
-  Item* it = static_cast<Item*>(std::malloc(sizeof(Item) + in.payload.size() + extra));
+  Item* it = static_cast<Item*>(blocks_->take(sizeof(Item) + in.payload.size() + extra));
   if (!it) throw std::bad_alloc();
   it->bits = (offset & Item::kOffsetMask) | (in.key ? Item::kHasKey : 0) | (in.text ? Item::kText : 0);
   it->pushedAt = pushedAt;
@@ -456,15 +518,19 @@ OfflineQueue::Item* OfflineQueue::newItem(const QueueItemIn& in, std::uint64_t o
   try {
     it->eventId = internEvent(in.event);
   } catch (...) {
-    std::free(it);
+    blocks_->give(it, blockSize(it));
     throw;
   }
   return it;
 }
 
+std::size_t OfflineQueue::blockSize(const Item* it) {
+  return sizeof(Item) + it->payloadLen + (it->has(Item::kHasKey) ? 2 + it->key().size() : 0);
+}
+
 void OfflineQueue::freeItem(Item* it) {
   releaseEvent(it->eventId);
-  std::free(it);
+  blocks_->give(it, blockSize(it));
 }
 
 std::size_t OfflineQueue::lowerBound(const ClientQueue& q, std::uint64_t offset) const {

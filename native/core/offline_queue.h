@@ -251,6 +251,7 @@ class OfflineQueue {
   };
   class Ring;
   class KeyIndex;
+  class BlockCache;
   struct ClientQueue;
   struct Client;
   struct DeadLetter;
@@ -268,6 +269,7 @@ class OfflineQueue {
   // items
   Item* newItem(const QueueItemIn& in, std::uint64_t offset, std::int64_t pushedAt);
   void freeItem(Item* it);
+  static std::size_t blockSize(const Item* it);
   std::uint32_t internEvent(std::string_view name);
   void releaseEvent(std::uint32_t id);
   std::string_view eventName(const Item* it) const;
@@ -325,6 +327,8 @@ class OfflineQueue {
   std::size_t activeCount_ = 0;
   std::uint64_t nextOrder_ = 1;
 
+  // declared first among the item holders so it is destroyed after everything that frees items
+  std::unique_ptr<BlockCache> blocks_;
   std::deque<EventName> eventNames_;
   std::unordered_map<std::string_view, std::uint32_t> eventIds_;
   std::vector<std::uint32_t> freeEventIds_;

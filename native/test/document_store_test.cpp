@@ -3,6 +3,7 @@
 #include <random>
 #include <string>
 
+#include "test_util.h"
 #include "diff.h"
 #include "document_store.h"
 #include "merge_patch.h"
@@ -42,14 +43,7 @@ ApplyResult applyP(DocumentStore& s, const std::string& id, const std::string& p
   return s.apply(id, m, wall);
 }
 
-std::string code(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "none";
-}
+std::string code(const std::function<void()>& f) { return rtc::test_util::errorCode(f); }
 
 TEST(DocumentStore, PutGetDelete) {
   DocumentStore s(opts());

@@ -1,19 +1,13 @@
 #include <gtest/gtest.h>
 
+#include "test_util.h"
 #include "hlc.h"
 #include "json.h"
 
 namespace rtc {
 namespace {
 
-std::string code(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "none";
-}
+std::string code(const std::function<void()>& f) { return rtc::test_util::errorCode(f); }
 
 TEST(Hlc, NowIsMonotonic) {
   HybridLogicalClock c("node");

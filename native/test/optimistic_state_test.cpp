@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "diff.h"
 #include "merge_patch.h"
 #include "optimistic_state.h"
@@ -31,14 +32,7 @@ OptimisticState make(const std::string& doc, OptimisticOptions o = opts()) {
   return OptimisticState(doc.data(), doc.size(), o);
 }
 
-std::string code(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "none";
-}
+std::string code(const std::function<void()>& f) { return rtc::test_util::errorCode(f); }
 
 using optimistic_support::pathsOf;
 using optimistic_support::replayed;

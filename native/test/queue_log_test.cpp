@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.h"
 #include "json.h"
 #include "queue_log.h"
 
@@ -70,14 +71,7 @@ std::string seg(std::uint64_t n) {
 
 const std::string kHeader = "RTQLOG01";
 
-std::string errorCode(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "none";
-}
+using rtc::test_util::errorCode;
 
 QueueRecord push(const std::string& client, std::uint64_t offset, const std::string& payload = "payload",
                  std::uint8_t flags = 2, const std::string& key = "") {
