@@ -381,6 +381,10 @@ function itemList(cols, clientId) {
   const payloads = cols[3];
   const keys = cols[4];
   const reasons = cols[5];
+  // ASCII text payloads come as one string and a span per item (see items() in
+  // native/addon/offline_queue_wrap.cpp); a slice shares the joined string's memory.
+  const joined = cols[6];
+  const spans = cols[7];
   const n = payloads.length;
   const stride = reasons === null ? 3 : 4;
   const out = new Array(n);
@@ -388,9 +392,10 @@ function itemList(cols, clientId) {
     const j = i * stride;
     const c = clients === null ? clientId : clients[i];
     const key = keys === null ? undefined : keys[i];
+    const payload = joined !== null && spans[2 * i] >= 0 ? joined.slice(spans[2 * i], spans[2 * i + 1]) : payloads[i];
     const it = key === undefined
-      ? { clientId: c, offset: nums[j], event: events[i], payload: payloads[i], attempts: nums[j + 1], pushedAt: nums[j + 2] }
-      : { clientId: c, offset: nums[j], event: events[i], payload: payloads[i], key, attempts: nums[j + 1], pushedAt: nums[j + 2] };
+      ? { clientId: c, offset: nums[j], event: events[i], payload, attempts: nums[j + 1], pushedAt: nums[j + 2] }
+      : { clientId: c, offset: nums[j], event: events[i], payload, key, attempts: nums[j + 1], pushedAt: nums[j + 2] };
     if (reasons !== null) {
       it.reason = reasons[i];
       it.deadAt = nums[j + 3];

@@ -56,6 +56,21 @@ describe.each(IMPLS)('OfflineQueue (%s)', (_name, rt) => {
     expect(queue.peek('u3')[0].payload.toString()).toBe('abc');
   });
 
+  test('peek and due hand back every kind of payload exactly', () => {
+    const { queue } = make(rt, { capacity: 100 });
+    const payloads = ['', 'a', '{"ascii":"only text here, long enough to be sliced"}', Buffer.from([0, 200, 255]), 'x'.repeat(3000), Buffer.alloc(0), '\u0000\u007f'];
+    for (const p of payloads) queue.push('c', item('e', p));
+    const check = (got) => {
+      expect(got.map((i) => i.payload)).toEqual(payloads);
+      got.forEach((i, k) => expect(Buffer.isBuffer(i.payload)).toBe(Buffer.isBuffer(payloads[k])));
+    };
+    check(queue.peek('c'));
+    check(queue.due());
+    // one non-ASCII text among them
+    queue.push('c', item('e', 'é😀'));
+    expect(queue.peek('c').map((i) => i.payload)).toEqual([...payloads, 'é😀']);
+  });
+
   test('overflow drop-oldest (the default), with the dropped item reported', () => {
     const { queue, take } = make(rt, { capacity: 3 });
     for (let i = 0; i < 3; i++) queue.push('c', item('e', `p${i}`));
