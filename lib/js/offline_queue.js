@@ -973,6 +973,14 @@ class OfflineQueue {
   }
 
   // Applies one replayed record: the state changes only, no policies, no counters, no log.
+  // The queued item a replayed record names, with its client; null when the record does not
+  // match the state (docs/offline-queue.md: such a record changes nothing).
+  #queued(rec) {
+    const c = this.#clients.get(rec.client);
+    const it = c === undefined || c.count === 0 ? null : this.#find(c, rec.offset);
+    return it === null ? null : { c, it };
+  }
+
   #replay(rec) {
     switch (rec.type) {
       case T_PUSH: {
@@ -1010,24 +1018,24 @@ class OfflineQueue {
         break;
       }
       case T_NACK: {
-        const c = this.#clients.get(rec.client);
-        const it = c === undefined || c.count === 0 ? null : this.#find(c, rec.offset);
-        if (it === null) break;
+        const found = this.#queued(rec);
+        if (found === null) break;
+        const { c, it } = found;
         this.#setRetry(it, rec.attempts, rec.retryAt, rec.prevDelay);
         break;
       }
       case T_REMOVE: {
-        const c = this.#clients.get(rec.client);
-        const it = c === undefined || c.count === 0 ? null : this.#find(c, rec.offset);
-        if (it === null) break;
+        const found = this.#queued(rec);
+        if (found === null) break;
+        const { c, it } = found;
         this.#unlink(c, it);
         this.#tidy(c);
         break;
       }
       case T_DEAD: {
-        const c = this.#clients.get(rec.client);
-        const it = c === undefined || c.count === 0 ? null : this.#find(c, rec.offset);
-        if (it === null) break;
+        const found = this.#queued(rec);
+        if (found === null) break;
+        const { c, it } = found;
         this.#unlink(c, it);
         this.#tidy(c);
         this.#addDead(new DeadLetter(c.id, it, attemptsOf(it), rec.reason, rec.deadAt, it.retry === null ? 0 : it.retry.prevDelay));
