@@ -366,6 +366,142 @@ export declare function createDelivery(
   options: { send: (item: QueueItem) => Promise<unknown> | unknown; concurrency?: number; intervalMs?: number },
 ): Delivery;
 
+/** FanoutHub (docs/fanout.md): rooms, target sets, packets encoded once, throttling, batching, recovery. */
+export interface FanoutHubOptions {
+  /** Socket.io namespace of the packets (default '/'). */
+  namespace?: string;
+  /** Per key, at most one delivery per this many ms (default 1000). */
+  throttleMs?: number;
+  /** Room batches: delivered at maxItems items or maxDelayMs after the first (default 50, 200). */
+  batch?: { maxItems?: number; maxDelayMs?: number };
+  /** Packets a connection may have undrained before it is slow (default 1000). */
+  maxBacklog?: number;
+  /** Bytes of a message's payload/args text (default 1 MiB). */
+  maxPayloadBytes?: number;
+  /** Connections at once (default 1,000,000). */
+  maxConnections?: number;
+  /** Rooms at once (default 2^31-1). */
+  maxRooms?: number;
+  /** Saved sessions kept (default 100,000). */
+  maxSessions?: number;
+  /** The recovery log; true = { windowMs: 120000, maxPackets: 100000, maxBytes: 64 MiB }. Off by default. */
+  recovery?: boolean | null | { windowMs?: number; maxPackets?: number; maxBytes?: number };
+  /** Offsets are offsetPrefix + seq in base 36 (default: 8 random base-36 characters + '-'). */
+  offsetPrefix?: string;
+  /** The last seq already used (default 0). */
+  startSeq?: number;
+  clock?: () => number;
+  /** An unref'd timer flushes at nextDue() and emits 'deliver' (default true). */
+  autoFlush?: boolean;
+  /** Sessions and records kept on an OfflineQueue log in `path` (needs recovery). */
+  durable?: { path: string; fsync?: 'always' | 'interval' | 'never'; fsyncIntervalMs?: number; segmentBytes?: number };
+}
+export interface FanoutMessage {
+  /** Default [] = everyone. */
+  rooms?: string[];
+  except?: string[];
+  event: string;
+  /** One argument: a JS value, or its JSON text (string or UTF-8 bytes, not parsed). */
+  payload?: unknown;
+  /** Every argument: a JS array, or the JSON text of an array. */
+  args?: unknown[] | string | Uint8Array;
+  /** Throttle and coalesce under this key. */
+  key?: string;
+  volatile?: boolean;
+  /** Into the room's next rt:bulk packet: exactly one room, no except, key or ackId. */
+  batch?: boolean;
+  ackId?: number;
+  /** Default true when recovery is on. */
+  recoverable?: boolean;
+}
+export interface FanoutDelivery {
+  packet: string;
+  handles: Uint32Array;
+  offset: string | null;
+  volatile: boolean;
+  bulk: boolean;
+}
+export interface FanoutDeliveries {
+  deliveries: FanoutDelivery[];
+  /** Handles newly marked slow by this call, in marking order. */
+  slow: number[];
+}
+export interface FanoutPublishResult extends FanoutDeliveries {
+  status: 'delivered' | 'pending' | 'coalesced' | 'batched';
+  /** The recovery offset of this message when this call recorded it. */
+  offset: string | null;
+}
+export type FanoutRestoreResult =
+  | { status: 'recovered'; sid: string; rooms: string[]; data: string; packets: string[] }
+  | { status: 'unknown-session' | 'expired' | 'invalid-offset' | 'too-old' };
+export interface FanoutSession {
+  /** Socket.io's private id. */
+  id: string;
+  /** The socket id. */
+  sid: string;
+  rooms: string[];
+  /** Opaque text, the JSON of socket.data (default 'null'). */
+  data?: string;
+}
+export interface FanoutStats {
+  connections: number;
+  rooms: number;
+  memberships: number;
+  published: number;
+  deliveries: number;
+  packets: number;
+  bytes: number;
+  coalesced: number;
+  pendingKeys: number;
+  batchedItems: number;
+  bulks: number;
+  openBatches: number;
+  droppedVolatile: number;
+  slowConsumers: number;
+  backlog: number;
+  maxBacklog: number;
+  recorded: number;
+  recoveryPackets: number;
+  recoveryBytes: number;
+  evicted: number;
+  sessions: number;
+  recoveries: number;
+  recoveryFailures: number;
+}
+export interface FanoutHubEvents {
+  deliver: [FanoutDeliveries];
+  durability: [{ healthy: boolean; error?: { code: string; message: string } }];
+}
+
+export declare class FanoutHub extends EventEmitter<FanoutHubEvents> {
+  constructor(options?: FanoutHubOptions);
+  readonly options: Readonly<Record<string, unknown>>;
+  readonly connectionCount: number;
+  readonly roomCount: number;
+  connect(): number;
+  /** The rooms it was in (join order), or null for an unknown handle. */
+  disconnect(handle: number): string[] | null;
+  /** The number of rooms newly joined. */
+  join(handle: number, rooms: string | string[]): number;
+  leave(handle: number, room: string): boolean;
+  rooms(handle: number): string[];
+  members(room: string): Uint32Array;
+  roomSize(room: string): number;
+  roomNames(): string[];
+  connections(): Uint32Array;
+  targets(selector?: { rooms?: string[]; except?: string[] }): Uint32Array;
+  backlog(handle: number): number;
+  drained(handles: number | number[] | Uint32Array): void;
+  publish(message: FanoutMessage): FanoutPublishResult;
+  flush(options?: { all?: boolean }): FanoutDeliveries;
+  nextDue(): number | null;
+  saveSession(session: FanoutSession): void;
+  restore(id: string, offset: string): FanoutRestoreResult;
+  sweep(): { evicted: number; expired: number };
+  stats(): FanoutStats;
+  close(): Promise<void>;
+}
+
 export declare class RealtimeCoreError extends Error {
   constructor(code: string, message: string, details?: unknown);
   readonly code: string;

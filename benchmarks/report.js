@@ -48,7 +48,154 @@ function queueGoalRows(cases, q) {
   return rows;
 }
 
-function goalsSection(cases, queueMeasurements) {
+// ---------------------------------------------------------------------------------------------
+// fan-out (benchmarks/fanout.js): our Socket.io adapter (native, JS twin) vs socket.io-adapter's
+
+const PEER = 'socket.io';
+const fmtT = (x) => (x == null ? '-' : `${x.toFixed(2)}x`);
+const us = (x) => (x == null ? '-' : `${x.toFixed(2)} µs`);
+const ms = (x) => (x == null ? '-' : `${x.toFixed(2)} ms`);
+const perRcpt = (res) => (res && res.perRecipientNs != null ? ` (${res.perRecipientNs} ns/rcpt)` : '');
+
+// "time of ours / time of Socket.io's <= goal"
+function timeVerdict(ratio, goal, ours, peer, unit = fmtNs) {
+  if (ratio == null) return 'not measured';
+  if (ratio <= goal) return `**met** (${fmtT(ratio)})`;
+  const target = peer * goal;
+  return `**not met**: ${fmtT(ratio)} of Socket.io's, ${goal}x wanted; must go from ${unit(ours)} to ${unit(target)} (${Math.round((1 - target / ours) * 100)}% less)`;
+}
+// "ours at least `goal` times faster"
+function speedVerdict(speedup, goal, ours, peer) {
+  if (speedup == null) return 'not measured';
+  if (speedup >= goal) return `**met** (${fmtX(speedup)} faster)`;
+  return `**not met**: ${fmtX(speedup)} faster, ${goal}x wanted; must go from ${fmtNs(ours)} to ${fmtNs(Math.round(peer / goal))}`;
+}
+
+function fanoutGoalRows(f) {
+  const rows = [];
+  if (!f) return rows;
+  const cases = f.cases || [];
+  for (const c of cases.filter((c) => c.fn === 'adapter.broadcast' && (c.size.recipients >= 10000))) {
+    const n = c.results.native;
+    const p = c.results[PEER];
+    rows.push(['native `adapter.broadcast` time ≤ 0.5x Socket.io\'s Adapter, rooms of 10,000 and more', c.id, n ? `${fmtNs(n.medianNs)}${perRcpt(n)}` : '-', p ? `${fmtNs(p.medianNs)}${perRcpt(p)}` : '-', timeVerdict(c.ratios.nativeTimeVsPeer, 0.5, n && n.medianNs, p && p.medianNs)]);
+  }
+  for (const c of cases.filter((c) => c.fn === 'adapter.restoreSession')) {
+    const p = c.results[PEER];
+    for (const name of ['native', 'js']) {
+      const o = c.results[name];
+      rows.push([`${name === 'native' ? 'native' : 'JS twin'} \`restoreSession\` ≥ 10x faster than SessionAwareAdapter`, c.id, o ? fmtNs(o.medianNs) : '-', p ? fmtNs(p.medianNs) : '-', speedVerdict(c.ratios[`${name}VsPeer`], 10, o && o.medianNs, p && p.medianNs)]);
+    }
+  }
+  const e = f.e2e && f.e2e.variants;
+  if (f.e2e) {
+    const n = e && e.native;
+    const p = e && e[PEER];
+    const ok = n && p && !n.error && !p.error;
+    const ratio = ok ? n.cpuUsPerDelivery / p.cpuUsPerDelivery : null;
+    rows.push(['native server CPU per delivered message ≤ 0.7x the default adapter (1,000 websocket clients)', 'fanout_child --what=e2e', n && !n.error ? us(n.cpuUsPerDelivery) : '-', p && !p.error ? us(p.cpuUsPerDelivery) : '-', timeVerdict(ratio, 0.7, ok ? n.cpuUsPerDelivery : null, ok ? p.cpuUsPerDelivery : null, us)]);
+  }
+  return rows;
+}
+
+function fanoutSection(f) {
+  if (!f) return '_Not measured in this run._';
+  const out = [];
+  if (f.command) out.push(`Measured by \`${f.command}\` on ${f.date} (${f.durationSec} s; load average at the end ${(f.loadavgAtEnd || []).join(' / ')}). Adapters: ${(f.implementations || []).map((i) => `${i.name} = ${i.error ? `**not loaded** (${i.error})` : `\`${i.adapter}\``}`).join('; ')}. "native" and "js" are \`createAdapter({ implementation })\` of \`realtime-core/socket.io\`; "socket.io" is socket.io-adapter's own in-memory \`Adapter\` (\`SessionAwareAdapter\` for recovery).`);
+  out.push('');
+  const goals = fanoutGoalRows(f);
+  const missed = goals.filter((g) => !g[4].startsWith('**met**'));
+  out.push(`Goals of this section: ${goals.length - missed.length} of ${goals.length} met in this run.${missed.length ? ` **Not met:** ${missed.map((g) => `${g[0]} on \`${g[1]}\` (${g[4].replace(/^\*\*not met\*\*: /, '')})`).join('; ')}.` : ''}`);
+  out.push('');
+  const cases = f.cases || [];
+  const problems = cases.filter((c) => !c.check.ok);
+  const bc = cases.filter((c) => c.fn === 'adapter.broadcast');
+  out.push('### Broadcast through the adapter API');
+  out.push('');
+  if (bc.length) {
+    out.push('| case | recipients | native median | JS twin median | Socket.io median | native p99 | Socket.io p99 | native / Socket.io time | JS / Socket.io time | samples n / js / sio |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const c of bc) {
+      const r = c.results;
+      const cell = (x) => (x ? `${fmtNs(x.medianNs)}${perRcpt(x)}` : '-');
+      out.push(`| \`${c.id}\` | ${c.size.recipients} | ${cell(r.native)} | ${cell(r.js)} | ${cell(r[PEER])} | ${fmtNs(r.native && r.native.p99Ns)} | ${fmtNs(r[PEER] && r[PEER].p99Ns)} | ${fmtT(c.ratios.nativeTimeVsPeer)} | ${fmtT(c.ratios.jsTimeVsPeer)} | ${['native', 'js', PEER].map((n) => (r[n] ? r[n].samples : '-')).join(' / ')} |`);
+    }
+    out.push('');
+    const setup = bc[0].results;
+    const names = Object.keys(setup).filter((n) => setup[n].setupMs != null);
+    if (names.length) out.push(`Set-up, untimed: ${bc[0].size.sockets} fake sockets joining their own room and their rooms through \`socket.join\` → the adapter (${bc[0].size.memberships} memberships): ${names.map((n) => `${n} ${(setup[n].setupMs / 1000).toFixed(1)} s`).join(', ')}.`);
+    out.push('');
+    out.push('![speed-up over Socket.io\'s adapter on broadcast](fanout-broadcast.svg)');
+  } else out.push('_Not measured in this run._');
+  out.push('');
+  out.push('### restoreSession with 100,000 stored packets');
+  out.push('');
+  const rc = cases.filter((c) => c.fn === 'adapter.restoreSession');
+  if (rc.length) {
+    out.push('| case | packets after the offset | missed packets returned | native median | JS twin median | SessionAwareAdapter median | native speed-up | JS speed-up |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const c of rc) {
+      const r = c.results;
+      out.push(`| \`${c.id}\` | ${c.size.after} | ${c.size.missed} | ${fmtNs(r.native && r.native.medianNs)} | ${fmtNs(r.js && r.js.medianNs)} | ${fmtNs(r[PEER] && r[PEER].medianNs)} | ${fmtX(c.ratios.nativeVsPeer)} | ${fmtX(c.ratios.jsVsPeer)} |`);
+    }
+    out.push('');
+    out.push('![speed-up over SessionAwareAdapter on restoreSession](fanout-restore.svg)');
+  } else out.push('_Not measured in this run._');
+  out.push('');
+  out.push('### End to end: a real Socket.io server and websocket clients');
+  out.push('');
+  const e = f.e2e;
+  if (e && e.error) out.push(`error: ${e.error} (\`${e.command}\`)`);
+  else if (e) {
+    const p = e.variants[PEER];
+    out.push('| adapter | server CPU per delivered message | of which user / system | server CPU per broadcast | vs default adapter | delivery time p50 / p90 / p99 (broadcast → last client) | emit call p50 | broadcasts x clients |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const [name, v] of Object.entries(e.variants)) {
+      if (v.error) {
+        out.push(`| ${name} | error: ${v.error} | | | | | | |`);
+        continue;
+      }
+      const ratio = p && !p.error ? fmtT(v.cpuUsPerDelivery / p.cpuUsPerDelivery) : '-';
+      out.push(`| ${name} (\`${v.adapter}\`) | ${us(v.cpuUsPerDelivery)} | ${us(v.userUsPerDelivery)} / ${us(v.systemUsPerDelivery)} | ${ms(v.cpuMsPerBroadcast)} | ${ratio} | ${ms(v.deliveryMs.p50)} / ${ms(v.deliveryMs.p90)} / ${ms(v.deliveryMs.p99)} | ${ms(v.emitMs.p50)} | ${v.broadcasts} x ${e.clients} |`);
+    }
+    out.push('');
+    const ccpu = (e.clientCpu || []).map((c) => `${c.userMs + c.systemMs} ms`).join(' and ');
+    out.push(`\`${e.command}\`: one server per adapter in one process (http on 127.0.0.1, port 0, \`transports: ['websocket']\`, no connection-state recovery), ${e.clients} socket.io-client connections to each, split over ${e.clientProcesses} client processes (their CPU, ${ccpu} in all, is not counted), every socket in room \`all\`. ${e.rounds} rounds x ${e.batch} broadcasts per adapter (adapters in rotating order each round, after ${e.warmup} warm-up broadcasts each) of \`io.to('all').emit('tick', ~${e.payloadBytes}-byte object)\`, one at a time: the next starts when every client has received the previous one. Server CPU = \`process.cpuUsage()\` (user + system, all threads of the server process) over those batches, divided by broadcasts x clients; it includes the engine.io/ws writes, which are the same work for every adapter. Connecting took ${e.connectSec} s.`);
+  } else out.push('_Not measured in this run._');
+  out.push('');
+  out.push('### Memory per membership and per stored recovery packet');
+  out.push('');
+  const m = f.memory;
+  if (m) {
+    out.push('| adapter | memberships | heap per membership | RSS per membership | join time per membership | stored packets | heap per packet | RSS per packet |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const name of Object.keys({ ...m.memberships, ...m.packets })) {
+      const a = m.memberships[name] || {};
+      const b = m.packets[name] || {};
+      const c1 = a.error ? `error: ${a.error}` : a.memberships != null ? `${a.sockets} sockets x ${a.roomsPerSocket} rooms` : '-';
+      const c2 = b.error ? `error: ${b.error}` : b.packets != null ? `${b.packets} (~${b.avgPayloadBytes} B payloads)` : '-';
+      out.push(`| ${name} | ${c1} | ${bytes(a.heapPerMembership)} | ${bytes(a.rssPerMembership)} | ${a.joinNsPerMembership != null ? `${a.joinNsPerMembership} ns` : '-'} | ${c2} | ${bytes(b.heapPerPacket)} | ${bytes(b.rssPerPacket)} |`);
+    }
+    out.push('');
+    const cmds = [...Object.values(m.memberships), ...Object.values(m.packets)].filter((x) => x.command).map((x) => `\`${x.command}\``);
+    out.push(`Each in its own process (${cmds.join(', ')}). Memberships: the fake sockets exist before the baseline; each joins its own id room (as Socket.io does on connect) and 9 shared rooms of 100,000 down to 2 members, through \`socket.join\` → the adapter. Packets: broadcasts with connection-state recovery on, distinct ~200-byte payload objects made inside the measured window (Socket.io's SessionAwareAdapter keeps the packet's \`data\` array with the payload object and the broadcast options; ours keeps the encoded text, so the objects become garbage). Growth after forced GCs. The JS implementations keep everything on the V8 heap (RSS includes it); the native engine keeps it in C++ memory, which only RSS shows; RSS is coarse (±10%).`);
+  } else out.push('_Not measured in this run (`--no-memory`)._');
+  out.push('');
+  if (problems.length) {
+    out.push('### Fan-out check problems');
+    out.push('');
+    out.push('Before timing, every adapter runs the case once: the same recipients in the same order and the same packet text as Socket.io\'s adapter (broadcast), the same missed packets (restore). These did not:');
+    out.push('');
+    for (const c of problems) out.push(`- \`${c.id}\`: ${c.check.problems.join('; ')}`);
+    out.push('');
+  }
+  out.push('What each case measures:');
+  out.push('');
+  for (const c of cases) out.push(`- \`${c.id}\`: ${c.what}.`);
+  return out.join('\n');
+}
+
+function goalsSection(cases, queueMeasurements, fanoutResult) {
   const rows = [];
   const by = (pred) => cases.filter(pred);
   for (const c of by((c) => c.fn === 'DocumentStore.apply')) {
@@ -69,6 +216,7 @@ function goalsSection(cases, queueMeasurements) {
     '| --- | --- | ---: | ---: | --- |',
     ...rows.map(([g, id, n, o, v]) => `| ${g} | \`${id}\` | ${fmtNs(n && n.medianNs)} | ${fmtNs(o && o.medianNs)} | ${v} |`),
     ...queueGoalRows(cases, queueMeasurements).map(([g, id, n, o, v]) => { rows.push([g, id, n, o, v]); return `| ${g} | \`${id}\` | ${n} | ${o} | ${v} |`; }),
+    ...fanoutGoalRows(fanoutResult).map(([g, id, n, o, v]) => { rows.push([g, id, n, o, v]); return `| ${g} | \`${id}\` | ${n} | ${o} | ${v} |`; }),
   ];
   const met = rows.filter((r) => r[4].startsWith('**met**')).length;
   return { table: lines.join('\n'), met, total: rows.length };
@@ -152,7 +300,7 @@ function queueSection(q) {
 function renderReport(r, { findings } = {}) {
   const m = r.machine;
   const impl = r.implementations.map((i) => `${i.name} = \`${i.file}\`${i.error ? ` (**not loaded**: ${i.error})` : ''}`).join('; ');
-  const goals = goalsSection(r.cases, r.queueMeasurements);
+  const goals = goalsSection(r.cases, r.queueMeasurements, r.fanout);
   const problems = r.cases.filter((c) => !c.check.ok);
   const out = [];
   out.push('# realtime-core benchmark report');
@@ -161,7 +309,12 @@ function renderReport(r, { findings } = {}) {
   out.push('');
   out.push(`Machine: ${m.cpu}, ${m.cores} cores (shared), ${m.totalMemMiB} MiB, ${m.platform}; Node ${m.node} (V8 ${m.v8}); tinybench ${m.tinybench}; fast-json-patch ${m.fastJsonPatch}; load average at start ${m.loadavg.join(' / ')}.`);
   out.push('');
-  out.push(`Implementations: ${impl}; peer: fast-json-patch.`);
+  const carried = Object.entries(r.suiteRuns || {}).filter(([, v]) => v && v.command !== r.command);
+  if (carried.length) {
+    out.push(`**Assembled with \`--only\`:** these suites were not re-run and come from earlier runs: ${carried.map(([s, v]) => `${s} (\`${v.command}\` on ${v.date})`).join('; ')}. The machine line, budget and load averages below are this run's.`);
+    out.push('');
+  }
+  out.push(`Implementations: ${impl}; peer: fast-json-patch (and socket.io-adapter in the fan-out section).`);
   out.push(`Budget per case and implementation: ${r.budget.time} ms measured (plus ${r.budget.warmupTime} ms warm-up, at least ${r.budget.iterations} iterations), split into ${r.budget.rounds} interleaved round(s) (implementations in rotating order, a forced GC before each, samples pooled), one call per sample, hrtime clock. Load average at the end: ${(r.loadavgAtEnd || []).join(' / ')}.`);
   out.push('');
   out.push('**Ratios** are speed-ups of native: median time of the other implementation / median time of native. Above 1x native is faster; below 1x it is slower.');
@@ -202,6 +355,10 @@ function renderReport(r, { findings } = {}) {
   out.push('## Memory: OptimisticState, per pending change');
   out.push('');
   out.push(pendingMemorySection(r.pendingMemory));
+  out.push('');
+  out.push('## Fan-out: Socket.io adapter (FanoutHub) vs socket.io-adapter');
+  out.push('');
+  out.push(fanoutSection(r.fanout));
   out.push('');
   out.push('## Where the time goes');
   out.push('');

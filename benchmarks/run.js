@@ -4,13 +4,15 @@
 // realtime-core benchmarks: the native addon vs the pure-JS twin vs a peer (fast-json-patch),
 // in one run, on the same data, reported as ratios. See benchmarks/README.md.
 //
-//   node benchmarks/run.js              full run (about 3-4 minutes on 2 cores)
+//   node benchmarks/run.js              full run (about 8-9 minutes on 2 cores, ~5 of them fan-out)
 //   node benchmarks/run.js --quick      smoke run (tiny time budget; results/quick/)
 //   options: --filter=<regex> (case ids), --time=<ms> (per implementation and case),
 //            --no-memory, --native=<module path>, --js=<module path>, --out=<dir>,
-//            --report-only (re-render REPORT.md and the charts from <out>/latest.json)
+//            --report-only (re-render REPORT.md and the charts from <out>/latest.json),
+//            --only=<suites> (comma list of store, optimistic, queue, stateless, memory, fanout;
+//            the other suites' results are kept from <out>/latest.json), --no-fanout
 //
-// Writes <out>/latest.json (raw numbers), <out>/REPORT.md and <out>/ratios*.svg
+// Writes <out>/latest.json (raw numbers), <out>/REPORT.md and <out>/*.svg
 // (<out> is benchmarks/results, or benchmarks/results/quick with --quick).
 
 const fs = require('node:fs');
@@ -24,6 +26,7 @@ const data = require('./data');
 const { statelessCases, STORE_SPECS, STALE_BY, buildStore, storeTask, storeCheck, TEXT } = require('./cases');
 const { optimisticCases } = require('./optimistic');
 const { queueCases } = require('./queue');
+const fanout = require('./fanout');
 const { renderReport } = require('./report');
 const { ratioChart } = require('./svg');
 
@@ -53,9 +56,11 @@ function parseArgs(argv) {
       case '--js': opts.js = path.resolve(v); break;
       case '--out': opts.out = path.resolve(v); break;
       case '--report-only': opts.reportOnly = true; break;
+      case '--only': opts.only = new Set(v.split(',').map((x) => x.trim()).filter(Boolean)); break;
+      case '--no-fanout': opts.noFanout = true; break;
       case '--help':
       case '-h':
-        process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(3, 13).join('\n') + '\n');
+        process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(3, 15).join('\n') + '\n');
         process.exit(0);
         break;
       default:
@@ -64,10 +69,28 @@ function parseArgs(argv) {
     }
   }
   if (!opts.out) opts.out = path.join(__dirname, 'results', opts.quick ? 'quick' : '');
+  if (opts.only) {
+    const unknown = [...opts.only].filter((x) => !SUITES.includes(x));
+    if (unknown.length) {
+      process.stderr.write(`unknown suite(s) in --only: ${unknown.join(', ')} (known: ${SUITES.join(', ')})\n`);
+      process.exit(2);
+    }
+  }
   return opts;
 }
 
+// Suites, for --only. A case belongs to a suite by its function; the child-process measurements
+// to the suite they describe (DocumentStore and OptimisticState memory: 'memory').
+const SUITES = ['store', 'optimistic', 'queue', 'stateless', 'memory', 'fanout'];
+function suiteOf(fn) {
+  if (fn === 'DocumentStore.apply') return 'store';
+  if (fn.startsWith('OptimisticState.')) return 'optimistic';
+  if (fn.startsWith('OfflineQueue.')) return 'queue';
+  return 'stateless';
+}
+
 const opts = parseArgs(process.argv.slice(2));
+const suiteOn = (s) => (opts.only ? opts.only.has(s) : !(s === 'fanout' && opts.noFanout));
 
 // Budgets per (case, implementation). The full run has ~70 of them: ~2.1 s each + set-up +
 // memory children stays under ~5 minutes on a 2-core machine.
@@ -296,11 +319,126 @@ function pendingMemoryRuns(impls) {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// fan-out (benchmarks/fanout.js): our Socket.io adapter, native and JS, vs socket.io-adapter's
+
+function fanoutRatios(results) {
+  const p = results[fanout.PEER];
+  const r = {};
+  const x = (a, b) => Math.round((a / b) * 1000) / 1000;
+  for (const name of fanout.OURS) {
+    const o = results[name];
+    if (!o || !p) continue;
+    r[`${name}VsPeer`] = x(p.medianNs, o.medianNs); // speed-up over Socket.io's adapter
+    r[`${name}TimeVsPeer`] = x(o.medianNs, p.medianNs); // time as a fraction of Socket.io's
+  }
+  if (results.native && results.js) r.nativeVsJs = x(results.js.medianNs, results.native.medianNs);
+  return r;
+}
+
+function printFanoutLine(e) {
+  const r = e.results;
+  const per = (x) => (x && e.size.recipients ? ` (${fmtNs(Math.round(x.medianNs / e.size.recipients))}/rcpt)` : '');
+  const cols = [e.id.padEnd(34)];
+  for (const name of [...fanout.OURS, fanout.PEER]) cols.push(`${name} ${fmtNs(r[name] && r[name].medianNs)}${per(r[name])}`.padEnd(34));
+  if (e.ratios.nativeTimeVsPeer != null) cols.push(`native/socket.io ${e.ratios.nativeTimeVsPeer}x time`);
+  if (!e.check.ok) cols.push(`  CHECK: ${e.check.problems.join('; ')}`);
+  log(cols.join(' '));
+}
+
+async function runFanoutCase(c, names) {
+  let problems;
+  try {
+    problems = await c.check();
+  } catch (err) {
+    problems = [`check failed: ${err.message}`];
+  }
+  const tasks = names.filter((n) => c.run[n]).map((name) => ({ name, fn: c.run[name], afterEach: c.afterEach && c.afterEach[name] }));
+  const results = measureRounds(c.id, tasks);
+  if (c.postCheck) problems.push(...c.postCheck());
+  for (const [name, res] of Object.entries(results)) {
+    if (c.perCall) res.perRecipientNs = Math.round((res.medianNs / c.perCall) * 10) / 10;
+    if (c.setupMs && c.setupMs[name] != null) res.setupMs = c.setupMs[name];
+  }
+  const entry = { id: c.id, fn: c.fn, size: c.size, what: c.what, results, ratios: fanoutRatios(results), check: { ok: problems.length === 0, problems } };
+  printFanoutLine(entry);
+  return entry;
+}
+
+async function runFanout(want, command) {
+  const started = Date.now();
+  const out = { command, date: new Date().toISOString(), implementations: [], cases: [], memory: null, e2e: null };
+  const plain = fanout.loadAdapters({});
+  out.implementations = plain.map(({ name, Cls, error }) => ({ name, adapter: Cls ? Cls.name : null, error }));
+  for (const a of plain) log(a.error ? `fan-out: NOT LOADED ${a.name}: ${a.error}` : `fan-out: ${a.name} adapter ${a.Cls.name || '(anonymous class)'}`);
+  const ok = plain.filter((a) => !a.error);
+  const names = ok.map((a) => a.name);
+  const order = [fanout.PEER, ...fanout.OURS].filter((n) => names.includes(n));
+
+  const bIds = ['100', '1000', '10000', '100000', '2rooms+except'].map((l) => `fanout/broadcast/${l}`);
+  if (bIds.some(want)) {
+    // --quick: 10,000 sockets (no room of 100,000), so that the smoke run stays short
+    const sockets = opts.quick ? 10000 : fanout.BROADCAST_SOCKETS;
+    log(`fan-out: broadcast through adapter.broadcast, fake namespace of ${sockets} sockets per adapter ...`);
+    const cases = fanout.broadcastCases(ok, { sockets });
+    for (const c of cases) if (want(c.id)) out.cases.push(await runFanoutCase(c, order));
+    cases[0].release();
+  }
+  fullGc();
+  const rIds = ['middle', 'near-end'].map((l) => `fanout/restore/${fanout.STORED}/${l}`);
+  if (rIds.some(want)) {
+    log(`fan-out: restoreSession with ${fanout.STORED} stored packets ...`);
+    const rok = fanout.loadAdapters({ recovery: true }).filter((a) => !a.error);
+    const cases = await fanout.restoreCases(rok);
+    for (const c of cases) if (want(c.id)) out.cases.push(await runFanoutCase(c, order));
+    cases[0].release();
+  }
+  fullGc();
+  if (opts.memory && want('fanout/memory')) {
+    log('fan-out: memory per membership and per stored packet, one child process each (--expose-gc) ...');
+    out.memory = fanout.memoryRuns(order, { quick: opts.quick, log });
+  }
+  if (want('fanout/e2e')) {
+    log('fan-out: end to end, one Socket.io server per variant, websocket clients in 2 child processes ...');
+    out.e2e = fanout.e2eRun(order, { quick: opts.quick, log });
+  }
+  out.durationSec = Math.round((Date.now() - started) / 1000);
+  out.loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  return out;
+}
+
+// --only: what was not run now is taken from the previous <out>/latest.json (each suite keeps
+// the command and date of the run that measured it: result.suiteRuns)
+function carryOver(result) {
+  const now = { command: result.command, date: result.date };
+  let prev = null;
+  try {
+    prev = JSON.parse(fs.readFileSync(path.join(opts.out, 'latest.json'), 'utf8'));
+  } catch {}
+  const prevRun = (s) => (prev && prev.suiteRuns && prev.suiteRuns[s]) || (prev ? { command: prev.command, date: prev.date } : null);
+  result.suiteRuns = {};
+  for (const s of SUITES) result.suiteRuns[s] = opts.only.has(s) ? now : prevRun(s);
+  if (!prev) return;
+  const rank = (c) => SUITES.indexOf(suiteOf(c.fn));
+  result.cases = [...(prev.cases || []).filter((c) => !opts.only.has(suiteOf(c.fn))), ...result.cases]
+    .map((c, i) => [c, i]).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([c]) => c);
+  if (!opts.only.has('memory')) {
+    result.memory = prev.memory || null;
+    result.pendingMemory = prev.pendingMemory || null;
+  }
+  if (!opts.only.has('queue')) result.queueMeasurements = prev.queueMeasurements || null;
+  if (!opts.only.has('fanout')) result.fanout = prev.fanout || null;
+}
+
 function writeReport(result) {
   fs.mkdirSync(opts.out, { recursive: true });
   const entries = result.cases;
   fs.writeFileSync(path.join(opts.out, 'ratios.svg'), ratioChart(entries, 'nativeVsJs', 'native speed-up over the JS twin (median time JS / median time native), log scale'));
   fs.writeFileSync(path.join(opts.out, 'ratios-peer.svg'), ratioChart(entries.filter((e) => e.ratios.nativeVsPeer != null), 'nativeVsPeer', 'native speed-up over fast-json-patch (median time fjp / median time native), log scale'));
+  const fo = result.fanout && result.fanout.cases ? result.fanout.cases : [];
+  const perImpl = (pred) => fo.filter(pred).flatMap((e) => fanout.OURS.filter((n) => e.ratios[`${n}VsPeer`] != null).map((n) => ({ id: `${e.id.replace('fanout/', '')} ${n}`, ratios: { x: e.ratios[`${n}VsPeer`] } })));
+  fs.writeFileSync(path.join(opts.out, 'fanout-broadcast.svg'), ratioChart(perImpl((e) => e.fn === 'adapter.broadcast'), 'x', 'speed-up over socket.io-adapter\'s Adapter on broadcast (median time Socket.io / ours), log scale', { goal: 2 }));
+  fs.writeFileSync(path.join(opts.out, 'fanout-restore.svg'), ratioChart(perImpl((e) => e.fn === 'adapter.restoreSession'), 'x', 'speed-up over SessionAwareAdapter on restoreSession (median time Socket.io / ours), log scale', { goal: 10 }));
   let findings = null;
   try {
     findings = fs.readFileSync(path.join(__dirname, 'profile', 'FINDINGS.md'), 'utf8');
@@ -330,7 +468,7 @@ async function main() {
   // DocumentStore.apply first (the headline), then the stateless functions.
   for (const spec of STORE_SPECS) {
     const ids = ['fresh', 'stale'].map((m) => `DocumentStore.apply/${spec.label}/${m}`);
-    if (!ids.some(want) || loaded.length === 0) continue;
+    if (!suiteOn('store') || !ids.some(want) || loaded.length === 0) continue;
     const problems = storeCheck(loaded, spec);
     const results = { fresh: {}, stale: {} };
     const statuses = { fresh: {}, stale: {} };
@@ -375,25 +513,25 @@ async function main() {
     }
   }
 
-  for (const c of optimisticCases(loaded.filter((impl) => impl.mod.OptimisticState))) {
+  for (const c of suiteOn('optimistic') ? optimisticCases(loaded.filter((impl) => impl.mod.OptimisticState)) : []) {
     if (!want(c.id)) continue;
     runCase(c, record);
   }
 
-  if (['push', 'pushMany', 'peek+ack'].some((op) => want(`OfflineQueue.${op}/1-client`) || want(`OfflineQueue.${op}/10000-clients`))) {
+  if (suiteOn('queue') && ['push', 'pushMany', 'peek+ack'].some((op) => want(`OfflineQueue.${op}/1-client`) || want(`OfflineQueue.${op}/10000-clients`))) {
     for (const c of queueCases(loaded.filter((impl) => impl.mod.OfflineQueue))) {
       if (!want(c.id)) continue;
       runCase(c, record);
     }
   }
 
-  for (const c of statelessCases(loaded)) {
+  for (const c of suiteOn('stateless') ? statelessCases(loaded) : []) {
     if (!want(c.id)) continue;
     runCase(c, record);
   }
 
   let memory = null;
-  if (opts.memory && loaded.length) {
+  if (opts.memory && suiteOn('memory') && loaded.length) {
     log('memory: one child process per implementation (--expose-gc) ...');
     memory = memoryRuns(loaded);
     for (const [name, m] of Object.entries(memory)) {
@@ -403,7 +541,7 @@ async function main() {
   }
 
   let pendingMemory = null;
-  if (opts.memory && loaded.length) {
+  if (opts.memory && suiteOn('memory') && loaded.length) {
     pendingMemory = pendingMemoryRuns(loaded);
     for (const [name, m] of Object.entries(pendingMemory)) {
       log(m.error ? `  ${name}: ERROR ${m.error}` : `  ${name}: ${m.pending} pending changes: ${m.heapPerPending} B heap + ${m.rssPerPending} B RSS per pending change (${m.avgChangeTextBytes} B of text each)`);
@@ -411,13 +549,16 @@ async function main() {
   }
 
   let queueMeasurements = null;
-  if (opts.memory && want('OfflineQueue.pushMany/1-client')) {
+  if (opts.memory && suiteOn('queue') && want('OfflineQueue.pushMany/1-client')) {
     const withQueue = loaded.filter((impl) => impl.mod.OfflineQueue);
     if (withQueue.length) {
       log('OfflineQueue: memory, event-loop delay and durable throughput, one child process each ...');
       queueMeasurements = queueChildRuns(withQueue);
     }
   }
+
+  let fanoutResult = null;
+  if (suiteOn('fanout')) fanoutResult = await runFanout(want, command);
 
   const result = {
     command,
@@ -433,11 +574,13 @@ async function main() {
     memory,
     pendingMemory,
     queueMeasurements,
+    fanout: fanoutResult,
   };
+  if (opts.only) carryOver(result);
   fs.mkdirSync(opts.out, { recursive: true });
   fs.writeFileSync(path.join(opts.out, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
   writeReport(result);
-  log(`\nwrote ${path.relative(ROOT, opts.out) || '.'}/latest.json, REPORT.md, ratios.svg, ratios-peer.svg in ${result.durationSec} s`);
+  log(`\nwrote ${path.relative(ROOT, opts.out) || '.'}/latest.json, REPORT.md and the charts (*.svg) in ${result.durationSec} s`);
 }
 
 main().catch((err) => {

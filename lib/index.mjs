@@ -13,6 +13,7 @@ export const {
   DocumentStore,
   OptimisticState,
   OfflineQueue,
+  FanoutHub,
   createDelivery,
   RealtimeCoreError,
   ERROR_CODES,

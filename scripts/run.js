@@ -36,7 +36,7 @@ const FUZZ_NEEDS = [
   { file: '/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a', pkg: 'libclang-rt-14-dev' },
 ];
 // Deterministic fuzz runs (fixed seed and run count) so a CI failure can be replayed exactly.
-const FUZZ_RUNS = { fuzz_json: 600000, fuzz_patch: 200000, fuzz_store: 100000, fuzz_queue_log: 80000, fuzz_optimistic: 40000 };
+const FUZZ_RUNS = { fuzz_json: 600000, fuzz_patch: 200000, fuzz_store: 100000, fuzz_queue_log: 80000, fuzz_optimistic: 40000, fuzz_fanout: 120000 };
 
 function log(msg) {
   process.stdout.write(`[realtime-core] ${msg}\n`);

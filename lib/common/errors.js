@@ -34,6 +34,11 @@ const ERROR_CODES = Object.freeze([
   'ERR_RT_INVALID_OFFSET',
   'ERR_RT_DISK',
   'ERR_RT_CLOSED',
+  // the Socket.io adapter (docs/socket-io-adapter.md)
+  'ERR_RT_RATE_LIMITED',
+  'ERR_RT_READ_ONLY',
+  'ERR_RT_MISSING_PEER',
+  'ERR_RT_UNAVAILABLE',
   'ERR_RT_INVALID_ARGUMENT',
   'ERR_RT_OUT_OF_RANGE',
   'ERR_RT_INTERNAL',

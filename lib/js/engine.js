@@ -12,6 +12,7 @@ const { Clock: HlcClock, compare } = require('./hlc');
 const { Store: CoreStore } = require('./document_store');
 const { OptimisticState } = require('./optimistic_state');
 const { OfflineQueue } = require('./offline_queue');
+const { Fanout } = require('./fanout');
 
 // The walks recurse once per nesting level, bounded by maxDepth. Only a maxDepth raised far
 // above the default lets a document outgrow the JS stack; report that as a depth error.
@@ -211,4 +212,5 @@ module.exports = {
   Optimistic,
   // docs/internals.md, `new Queue(opts)`: the engine class itself has exactly that interface
   Queue: OfflineQueue,
+  Fanout,
 };

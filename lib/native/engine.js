@@ -634,6 +634,208 @@ class Queue {
   }
 }
 
+// FanoutHub (docs/fanout.md) over the addon's Fanout. Strings with lone surrogates cross as the
+// Uint16Array of their code units (kept as WTF-8 by the addon, so they come back unchanged); lists
+// of one room cross as that string. publish/flush come back as a flat array
+// [packet, handles, seq, flags, ...(, slow)] or null, and the addon writes publish's status code
+// and own offset seq into a shared Float64Array; offsets are built here from their seq.
+const PUBLISH_STATUS = ['delivered', 'pending', 'coalesced', 'batched'];
+const RESTORE_STATUS = ['recovered', 'unknown-session', 'expired', 'invalid-offset', 'too-old'];
+
+function utf16Units(str) {
+  const out = new Uint16Array(str.length);
+  for (let i = 0; i < str.length; i++) out[i] = str.charCodeAt(i);
+  return out;
+}
+
+function fanoutStr(s) {
+  return typeof s === 'string' && !s.isWellFormed() ? utf16Units(s) : s;
+}
+
+function fanoutList(list) {
+  if (list === null || list === undefined) return null;
+  if (!Array.isArray(list)) return fanoutStr(list);
+  const n = list.length;
+  if (n === 0) return null;
+  if (n === 1) return fanoutStr(list[0]);
+  for (let i = 0; i < n; i++) {
+    const s = list[i];
+    if (typeof s === 'string' && !s.isWellFormed()) return list.map(fanoutStr);
+  }
+  return list;
+}
+
+// r: null, a packet (one delivery, its numbers in st and its handles in small), or the flat array.
+function fanoutDeliveries(r, prefix, st, small) {
+  if (r === null) return { deliveries: [], slow: [] };
+  if (typeof r === 'string') {
+    const seq = st[2];
+    const f = st[3];
+    return {
+      deliveries: [{
+        packet: r,
+        handles: small.slice(0, st[4]),
+        offset: seq === 0 ? null : prefix + seq.toString(36),
+        volatile: (f & 1) !== 0,
+        bulk: (f & 2) !== 0,
+      }],
+      slow: [],
+    };
+  }
+  const n = r.length >> 2;
+  const deliveries = new Array(n);
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    const seq = r[j + 2];
+    const f = r[j + 3];
+    deliveries[i] = {
+      packet: r[j],
+      handles: r[j + 1],
+      offset: seq === 0 ? null : prefix + seq.toString(36),
+      volatile: (f & 1) !== 0,
+      bulk: (f & 2) !== 0,
+    };
+  }
+  return { deliveries, slow: (r.length & 3) !== 0 ? r[r.length - 1] : [] };
+}
+
+class Fanout {
+  constructor(opts) {
+    // Both over ArrayBuffers of their own (off the V8 heap), so the addon's pointers stay valid.
+    this._st = new Float64Array(new ArrayBuffer(5 * 8));
+    this._small = new Uint32Array(new ArrayBuffer(64 * 4));
+    this._prefix = typeof opts.offsetPrefix === 'string' ? opts.offsetPrefix : '';
+    const o = { ...opts, nspPrefix: fanoutStr(opts.nspPrefix), offsetPrefix: fanoutStr(opts.offsetPrefix) };
+    this._f = nativeCall(() => new binding.Fanout(o, this._st, this._small));
+  }
+
+  connect() {
+    return nativeCall(() => this._f.connect());
+  }
+
+  disconnect(h) {
+    return nativeCall(() => this._f.disconnect(h));
+  }
+
+  join(h, rooms) {
+    return nativeCall(() => this._f.join(h, fanoutList(rooms)));
+  }
+
+  leave(h, room) {
+    return nativeCall(() => this._f.leave(h, fanoutStr(room)));
+  }
+
+  rooms(h) {
+    return nativeCall(() => this._f.rooms(h));
+  }
+
+  members(room) {
+    return nativeCall(() => this._f.members(fanoutStr(room)));
+  }
+
+  roomSize(room) {
+    return nativeCall(() => this._f.roomSize(fanoutStr(room)));
+  }
+
+  roomNames() {
+    return this._f.roomNames();
+  }
+
+  connections() {
+    return this._f.connections();
+  }
+
+  connectionCount() {
+    return this._f.connectionCount();
+  }
+
+  roomCount() {
+    return this._f.roomCount();
+  }
+
+  targets(rooms, except) {
+    return nativeCall(() => this._f.targets(fanoutList(rooms), fanoutList(except)));
+  }
+
+  backlog(h) {
+    return nativeCall(() => this._f.backlog(h));
+  }
+
+  drained(handles) {
+    nativeCall(() => this._f.drained(handles));
+  }
+
+  publish(m, nowMs) {
+    const flags = (m.volatile ? 1 : 0) | (m.batch ? 2 : 0) | (m.recoverable ? 4 : 0);
+    const key = m.key === null || m.key === undefined ? null : fanoutStr(m.key);
+    const ackId = m.ackId === undefined ? null : m.ackId;
+    let r;
+    try {
+      r = this._f.publish(fanoutList(m.rooms), fanoutList(m.except), fanoutStr(m.eventJson), fanoutStr(m.args), key,
+        flags, ackId, nowMs);
+    } catch (err) {
+      throw fromNativeError(err);
+    }
+    const st = this._st;
+    const { deliveries, slow } = fanoutDeliveries(r, this._prefix, st, this._small);
+    return {
+      status: PUBLISH_STATUS[st[0]],
+      offset: st[1] === 0 ? null : this._prefix + st[1].toString(36),
+      deliveries,
+      slow,
+    };
+  }
+
+  flush(nowMs, all) {
+    const r = nativeCall(() => this._f.flush(nowMs, all === true));
+    return fanoutDeliveries(r, this._prefix, this._st, this._small);
+  }
+
+  nextDue() {
+    return this._f.nextDue();
+  }
+
+  saveSession(id, sid, rooms, data, nowMs) {
+    nativeCall(() => this._f.saveSession(fanoutStr(id), fanoutStr(sid), fanoutList(rooms), fanoutStr(data), nowMs));
+  }
+
+  restore(id, offset, nowMs) {
+    const r = nativeCall(() => this._f.restore(fanoutStr(id), fanoutStr(offset), nowMs));
+    if (r[0] !== 0) return { status: RESTORE_STATUS[r[0]] };
+    return { status: 'recovered', sid: r[1], rooms: r[2], data: r[3], packets: r[4] };
+  }
+
+  sweep(nowMs) {
+    const r = nativeCall(() => this._f.sweep(nowMs));
+    return { evicted: r[0], expired: r[1] };
+  }
+
+  stats() {
+    return nativeCall(() => this._f.stats());
+  }
+
+  lastSeq() {
+    return this._f.lastSeq();
+  }
+
+  recordsSince(seq) {
+    const r = nativeCall(() => this._f.recordsSince(seq));
+    const n = r.length / 5;
+    const out = new Array(n);
+    for (let i = 0, j = 0; i < n; i++, j += 5) {
+      out[i] = { seq: r[j], rooms: r[j + 1], except: r[j + 2], packet: r[j + 3], at: r[j + 4] };
+    }
+    return out;
+  }
+
+  importRecord(seq, rooms, except, packet, at) {
+    nativeCall(() => this._f.importRecord(seq, fanoutList(rooms), fanoutList(except), fanoutStr(packet), at));
+  }
+
+  importSession(id, sid, rooms, data, savedAt) {
+    nativeCall(() => this._f.importSession(fanoutStr(id), fanoutStr(sid), fanoutList(rooms), fanoutStr(data), savedAt));
+  }
+}
+
 module.exports = {
   implementation: 'native',
   applyPatch,
@@ -644,4 +846,5 @@ module.exports = {
   Store,
   Optimistic,
   Queue,
+  Fanout,
 };

@@ -18,6 +18,8 @@
 namespace rtc_napi {
 // The Queue class (offline_queue_wrap.cpp).
 Napi::Function defineQueue(Napi::Env env);
+// The Fanout class (fanout_wrap.cpp).
+Napi::Function defineFanout(Napi::Env env);
 }  // namespace rtc_napi
 
 namespace {
@@ -352,7 +354,8 @@ class RealtimeCore : public Napi::Addon<RealtimeCore> {
                           InstanceValue("Clock", ClockWrap::Define(env)),
                           InstanceValue("Store", StoreWrap::Define(env)),
                           InstanceValue("Optimistic", rtc_napi::defineOptimistic(env)),
-                          InstanceValue("Queue", rtc_napi::defineQueue(env))});
+                          InstanceValue("Queue", rtc_napi::defineQueue(env)),
+                          InstanceValue("Fanout", rtc_napi::defineFanout(env))});
   }
 
  private:

@@ -158,16 +158,7 @@ bool objRemove(Json& obj, std::string_view key, Json* removed, std::size_t* posi
 // ---------------------------------------------------------------------------------------------
 // Parser
 
-namespace {
-
-inline bool isWs(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-inline int hexVal(unsigned char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
+// One code point as UTF-8 (also used by the addon to turn UTF-16 into WTF-8).
 void appendUtf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {
     out.push_back(static_cast<char>(cp));
@@ -185,6 +176,17 @@ void appendUtf8(std::string& out, std::uint32_t cp) {
     out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
 }
+
+namespace {
+
+inline bool isWs(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+inline int hexVal(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 
 // Length of a well-formed UTF-8 sequence starting at p, or 0 (RFC 3629 table 3-7).
 inline std::size_t utf8SeqLen(const unsigned char* p, const unsigned char* end) {

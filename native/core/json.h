@@ -67,6 +67,9 @@ inline constexpr const char* kOutOfRange = "ERR_RT_OUT_OF_RANGE";
 inline constexpr const char* kInternal = "ERR_RT_INTERNAL";
 }  // namespace codes
 
+// Appends one code point (0..0x10FFFF; surrogates too, as WTF-8) as UTF-8.
+void appendUtf8(std::string& out, std::uint32_t cp);
+
 // Parses UTF-8 JSON text with JSON.parse semantics and the error precedence of section 1.2.
 Json parse(const char* data, std::size_t size, const Limits& limits);
 inline Json parse(std::string_view text, const Limits& limits) { return parse(text.data(), text.size(), limits); }

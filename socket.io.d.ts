@@ -1,0 +1,146 @@
+// Types of require('realtime-core/socket.io'): the Socket.io adapter over FanoutHub.
+// See docs/socket-io-adapter.md.
+
+import type { Adapter, BroadcastOptions, Room, SocketId } from 'socket.io-adapter';
+import type { FanoutHub, FanoutMessage, FanoutPublishResult, FanoutDeliveries, FanoutStats } from './index';
+
+/** Who is asking to join: the Socket.io socket, or (while restoreSession checks the rooms of a
+ * session, before Socket.io has made the socket) a stand-in with what the session kept. */
+export interface RestoringSocket {
+  id: SocketId;
+  pid: string;
+  /** socket.data as it was saved (the previous connection's). */
+  data: any;
+  /** The previous connection's handshake (in-memory sessions only; undefined after a durable restart). */
+  handshake: any;
+  recovered: true;
+  restoring: true;
+  nsp: any;
+  rooms: Set<Room>;
+}
+
+/** `true` allows; anything else (false, a throw, a rejection) denies. The socket's own id room is
+ * always allowed without asking. */
+export type AuthorizeJoin = (socket: any | RestoringSocket, room: Room) => boolean | Promise<boolean>;
+
+/** What a throttle/batch function sees of the emit: Socket.io's broadcast options. */
+export type EmitTarget = BroadcastOptions;
+
+export interface AdapterOptions {
+  /** 'native' (default) or 'js', or an API object with a FanoutHub class. */
+  implementation?: 'native' | 'js' | { FanoutHub: typeof FanoutHub; implementation?: string };
+  /** Per throttle key, at most one delivery per this many ms (default 1000). */
+  throttleMs?: number;
+  /** Coalesce and throttle: per event name a function returning the key (or null: not throttled),
+   * or one function for every event. Keys are per event and per target (rooms, except). */
+  throttle?:
+    | Record<string, (args: unknown[], target: EmitTarget) => string | number | null | undefined>
+    | ((event: string, args: unknown[], target: EmitTarget) => string | number | null | undefined);
+  /** Batch single-room emits of these events into `rt:bulk` packets (default 50 items / 200 ms). */
+  batch?:
+    | { events?: string[] | ((event: string, args: unknown[], target: EmitTarget) => boolean); maxItems?: number; maxDelayMs?: number }
+    | ((event: string, args: unknown[], target: EmitTarget) => boolean);
+  /** Packets written to a socket and not yet drained before it is a slow consumer (default 1000). */
+  maxBacklog?: number;
+  /** What to do with a slow consumer: close its transport (default; recoverable) or disconnect the socket. */
+  slowConsumer?: 'close' | 'disconnect';
+  /** Outbound payload bytes; over it, emit throws ERR_RT_TOO_LARGE (default 1 MiB). */
+  maxPayloadBytes?: number;
+  /** Inbound packet bytes (attachments included); over it: errorEvent, then a disconnect (default: none). */
+  maxInboundBytes?: number | null;
+  /** Inbound events per socket: a token bucket of `points`, refilled over `intervalMs` (default: none). */
+  rateLimit?: { points: number; intervalMs: number } | null;
+  /** The join hook (rooms joined by the socket, by server-side socketsJoin, and restored by recovery). */
+  authorizeJoin?: AuthorizeJoin | null;
+  /** The event sent before a rate-limit or size disconnect, with { code, message } (default 'rt:error'). */
+  errorEvent?: string;
+  /** Recovery log bounds; the window defaults to connectionStateRecovery.maxDisconnectionDuration.
+   * false turns recording off even with connectionStateRecovery. */
+  recovery?: boolean | { windowMs?: number; maxPackets?: number; maxBytes?: number; maxSessions?: number };
+  /** Keep sessions and recorded packets on disk (one directory per namespace under `path`). */
+  durable?: { path: string; fsync?: 'always' | 'interval' | 'never'; fsyncIntervalMs?: number; segmentBytes?: number };
+  /** Packets held for a socket being restored (default 1000). */
+  pendingLimit?: number;
+  /** The direct-write fast path (default true): a pre-encoded websocket frame is written with
+   * ws's Sender#sendFrame when the engine.io connection buffers nothing, skipping engine.io's
+   * per-packet path (no 'packetCreate', 'flush' or 'drain' events for those packets). */
+  directWrite?: boolean;
+  maxConnections?: number;
+  maxRooms?: number;
+  /** Milliseconds clock (default Date.now). */
+  clock?: () => number;
+}
+
+export interface AdapterMetrics {
+  namespace: string;
+  implementation: string;
+  /** Packets written to sockets (one per socket). */
+  deliveries: number;
+  /** Of the deliveries, those written by the direct-write fast path (`directWrite`). */
+  directWrites: number;
+  bytes: number;
+  /** Packets encoded (once per delivery). */
+  packets: number;
+  fallbackPackets: number;
+  drops: number;
+  droppedVolatile: number;
+  droppedPending: number;
+  coalesced: number;
+  backlog: number;
+  maxBacklog: number;
+  slowConsumers: number;
+  slowDisconnects: number;
+  recoveries: number;
+  recoveryFailures: number;
+  recoveryFailuresByReason: Record<'unknown-session' | 'expired' | 'invalid-offset' | 'too-old' | 'error', number>;
+  offsetRepairs: number;
+  joinsDenied: number;
+  rateLimited: number;
+  oversizeInbound: number;
+  oversizeOutbound: number;
+  refusedConnections: number;
+  sockets: number;
+  rooms: number;
+  hub: FanoutStats;
+}
+
+/** socket.io-adapter 2.5's Adapter API over a FanoutHub. `rooms` and `sids` are read-only views. */
+export declare class RealtimeCoreAdapter extends Adapter {
+  constructor(nsp: any);
+  readonly implementation: string;
+  /** The namespace's FanoutHub. */
+  readonly hub: FanoutHub;
+  /** Publishes straight to the hub (room names as given) and writes what it delivers. */
+  publish(message: FanoutMessage): FanoutPublishResult;
+  /** Delivers due throttled messages and batches now ({ all: true }: everything pending). */
+  flush(options?: { all?: boolean }): FanoutDeliveries;
+  metrics(): AdapterMetrics;
+  close(): Promise<void>;
+  on(event: 'create-room' | 'delete-room', listener: (room: Room) => void): this;
+  on(event: 'join-room' | 'leave-room' | 'join-denied', listener: (room: Room, id: SocketId) => void): this;
+  on(event: 'slow-consumer', listener: (id: SocketId) => void): this;
+  on(event: 'rejected', listener: (id: SocketId, code: 'ERR_RT_RATE_LIMITED' | 'ERR_RT_TOO_LARGE') => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** An adapter class for `new Server({ adapter })` or `io.adapter(...)`. */
+export declare function createAdapter(options?: AdapterOptions): typeof RealtimeCoreAdapter;
+
+export interface MetricsCollector {
+  /** The prom-client metrics, by name. */
+  metrics: Record<string, unknown>;
+  unregister(): void;
+}
+
+/** prom-client counters and gauges (labels: namespace, implementation) over adapter.metrics() of
+ * every live adapter, or of one server's namespaces ({ io }). prom-client is an optional peer
+ * dependency: loaded here, with an ERR_RT_MISSING_PEER error when it is not installed. */
+export declare function createMetricsCollector(options?: {
+  registry?: unknown;
+  /** Default 'realtime_core_socketio_'. */
+  prefix?: string;
+  io?: { _nsps: Map<string, { adapter: unknown }> } | unknown;
+  adapters?: () => RealtimeCoreAdapter[];
+  /** prom-client itself, when it cannot be required from here. */
+  promClient?: unknown;
+}): MetricsCollector;
