@@ -50,10 +50,6 @@ function safeJson(value) {
   }
 }
 
-
-
-
-
 function createAdapterClass(settings, liveAdapters) {
   const api = loadApi(settings.implementation);
 
