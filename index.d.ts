@@ -494,8 +494,17 @@ export declare class FanoutHub extends EventEmitter<FanoutHubEvents> {
   drained(handles: number | number[] | Uint32Array): void;
   publish(message: FanoutMessage): FanoutPublishResult;
   flush(options?: { all?: boolean }): FanoutDeliveries;
+  /** Resolves once everything logged so far is on disk (durable mode; at once otherwise). */
+  sync(): Promise<void>;
   nextDue(): number | null;
   saveSession(session: FanoutSession): void;
+  /**
+   * Durable mode only: keeps the session of a connected socket on the log as a live one
+   * (crash-safe; not given to the engine). After a crash it is restored as saved at the reopen time.
+   */
+  trackSession(session: FanoutSession): void;
+  /** Durable mode only: removes the live session `id` from the log; true if it was there. */
+  untrackSession(id: string): boolean;
   restore(id: string, offset: string): FanoutRestoreResult;
   sweep(): { evicted: number; expired: number };
   stats(): FanoutStats;

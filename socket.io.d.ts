@@ -57,7 +57,8 @@ export interface AdapterOptions {
   /** Recovery log bounds; the window defaults to connectionStateRecovery.maxDisconnectionDuration.
    * false turns recording off even with connectionStateRecovery. */
   recovery?: boolean | { windowMs?: number; maxPackets?: number; maxBytes?: number; maxSessions?: number };
-  /** Keep sessions and recorded packets on disk (one directory per namespace under `path`). */
+  /** Keep sessions and recorded packets on disk (one directory per namespace under `path`); the
+   * sessions of connected sockets are kept too, so recovery survives a crash (SIGKILL). */
   durable?: { path: string; fsync?: 'always' | 'interval' | 'never'; fsyncIntervalMs?: number; segmentBytes?: number };
   /** Packets held for a socket being restored (default 1000). */
   pendingLimit?: number;

@@ -287,7 +287,7 @@ describe.each(IMPLS)('durable hub (%s)', (_name, rt) => {
       const hub = new rt.FanoutHub({ clock: () => ${T0}, autoFlush: false, offsetPrefix: 'p',
         recovery: { windowMs: 100000, maxPackets: 50 }, durable: { path: ${JSON.stringify(dir)}, fsync: 'always' } });
       run(hub);
-      setTimeout(() => process.stdout.write('ready\\n'), 400);
+      hub.sync().then(() => process.stdout.write('ready\\n'));
       setInterval(() => {}, 1000);
     `;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -316,6 +316,156 @@ describe.each(IMPLS)('durable hub (%s)', (_name, rt) => {
       }
     }
     await h.close();
+  });
+
+  // Tracked (live) sessions: crash-safe sessions of connected sockets (docs/fanout.md).
+  const trackScript = `
+    function track(hub, clock) {
+      const a = hub.connect();
+      hub.join(a, ['A', 'B']);
+      hub.trackSession({ id: 't1', sid: 'T1', rooms: ['A'], data: '{"u":1}' });
+      hub.trackSession({ id: 't2', sid: 'T2', rooms: ['B'] });
+      hub.trackSession({ id: 't3', sid: 'T3', rooms: ['A'] });
+      hub.trackSession({ id: 't4', sid: 'T4', rooms: ['A'] });
+      hub.saveSession({ id: 't3', sid: 'T3', rooms: ['B'], data: '[3]' });
+      clock.now += 90000;
+      for (let i = 1; i <= 6; i++) hub.publish({ rooms: [i % 2 ? 'A' : 'B'], event: 'e', payload: i });
+      hub.untrackSession('t2');
+      hub.trackSession({ id: 't4', sid: 'T4', rooms: ['A', 'B'], data: '{"v":4}' });
+    }
+  `;
+
+  test('tracked sessions survive a crash (SIGKILL): restored as saved at the reopen time', async () => {
+    const dir = tmpDir();
+    const entry = path.join(__dirname, '..', 'lib', _name === 'js' ? 'js/index.js' : 'index.js');
+    const script = `
+      const rt = require(${JSON.stringify(entry)});
+      ${trackScript}
+      const clock = { now: ${T0} };
+      const hub = new rt.FanoutHub({ clock: () => clock.now, autoFlush: false, offsetPrefix: 'p',
+        recovery: { windowMs: 100000, maxPackets: 50 }, durable: { path: ${JSON.stringify(dir)}, fsync: 'always' } });
+      track(hub, clock);
+      if (hub.stats().sessions !== 1) throw new Error('tracked sessions went into the engine');
+      hub.sync().then(() => process.stdout.write('ready\\n'));
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        if (String(d).includes('ready')) resolve();
+      });
+      child.on('exit', (code) => reject(new Error(`child exited with ${code}`)));
+    });
+    child.removeAllListeners('exit');
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+
+    const clock = { now: T0 + 99_000 };
+    const options = { offsetPrefix: 'p', recovery: { windowMs: 100000, maxPackets: 50 } };
+    const h = open(rt, dir, clock, options);
+    // t1 and t4 (live at the crash) and t3 (saved); t2 was untracked
+    expect(h.stats().sessions).toBe(3);
+    const A = [1, 3, 5].map((i) => enc(['e', i, `p${i}`]));
+    expect(h.restore('t2', 'p0')).toEqual({ status: 'unknown-session' });
+    clock.now = T0 + 100_500; // t3 was saved at T0; the live ones count from the reopen (T0 + 99s)
+    expect(h.restore('t3', 'p0')).toEqual({ status: 'expired' });
+    expect(h.restore('t1', 'p0')).toEqual({ status: 'recovered', sid: 'T1', rooms: ['A'], data: '{"u":1}', packets: A });
+    // the newest tracking of t4 won
+    expect(h.restore('t4', 'p4')).toEqual({
+      status: 'recovered', sid: 'T4', rooms: ['A', 'B'], data: '{"v":4}', packets: [5, 6].map((i) => enc(['e', i, `p${i}`])),
+    });
+    expect(h.restore('t1', 'p0')).toEqual({ status: 'unknown-session' });
+    h.connect();
+    expect(h.publish({ event: 'e', payload: 7 }).offset).toBe('p7');
+    await h.close();
+    const h2 = open(rt, dir, clock, options);
+    expect(h2.stats().sessions).toBe(0);
+    await h2.close();
+
+    // t3 saved after its tracking replaced it: restored like any saved session
+    const dir2 = tmpDir();
+    const h3 = open(rt, dir2, { now: T0 }, options);
+    new Function(`${trackScript}; return track;`)()(h3, { now: T0 });
+    expect(h3.restore('t3', 'p1')).toEqual({
+      status: 'recovered', sid: 'T3', rooms: ['B'], data: '[3]', packets: [2, 4, 6].map((i) => enc(['e', i, `p${i}`])),
+    });
+    await h3.close();
+  });
+
+  test('trackSession / untrackSession: the log only, never the engine; a live session moves its time on reopen once', async () => {
+    const dir = tmpDir();
+    const clock = { now: T0 };
+    const options = { offsetPrefix: 'p', recovery: { windowMs: 1000 }, maxSessions: 2 };
+    const h1 = open(rt, dir, clock, options);
+    h1.trackSession({ id: 'a', sid: 'A', rooms: ['r'] });
+    expect(h1.stats().sessions).toBe(0);
+    expect(h1.restore('a', 'p0')).toEqual({ status: 'unknown-session' });
+    expect(h1.untrackSession('a')).toBe(true);
+    expect(h1.untrackSession('a')).toBe(false);
+    expect(h1.untrackSession('nobody')).toBe(false);
+    // a saved session is not live: untrackSession leaves it
+    h1.saveSession({ id: 's', sid: 'S', rooms: [] });
+    expect(h1.untrackSession('s')).toBe(false);
+    // at most maxSessions live sessions: the oldest tracked go first
+    h1.trackSession({ id: 'l1', sid: 'L1', rooms: [] });
+    h1.trackSession({ id: 'l2', sid: 'L2', rooms: [] });
+    h1.trackSession({ id: 'l1', sid: 'L1', rooms: ['x'] });
+    h1.trackSession({ id: 'l3', sid: 'L3', rooms: [] });
+    expect(h1.untrackSession('l2')).toBe(false);
+    // argument errors
+    expect(codeOf(() => h1.trackSession({ id: 'a', sid: 'A', rooms: [], extra: 1 }))).toBe('ERR_RT_INVALID_ARGUMENT');
+    expect(codeOf(() => h1.trackSession({ id: '', sid: 'A' }))).toBe('ERR_RT_INVALID_ARGUMENT');
+    expect(codeOf(() => h1.trackSession({ id: 'a', sid: 'A', data: {} }))).toBe('ERR_RT_INVALID_ARGUMENT');
+    expect(codeOf(() => h1.trackSession(null))).toBe('ERR_RT_INVALID_ARGUMENT');
+    expect(codeOf(() => h1.untrackSession(1))).toBe('ERR_RT_INVALID_ARGUMENT');
+    await h1.close();
+    expect(codeOf(() => h1.trackSession({ id: 'a', sid: 'A' }))).toBe('ERR_RT_CLOSED');
+    expect(codeOf(() => h1.untrackSession('a'))).toBe('ERR_RT_CLOSED');
+
+    // reopened later: the live sessions (l1, l3, left live by close) are saved at the reopen
+    // time, after the saved ones; maxSessions 2 keeps the newest two
+    clock.now += 5000;
+    const h2 = open(rt, dir, clock, options);
+    expect(h2.stats().sessions).toBe(2);
+    expect(h2.restore('s', 'p0')).toEqual({ status: 'unknown-session' });
+    expect(h2.restore('l1', 'p0')).toEqual({ status: 'recovered', sid: 'L1', rooms: ['x'], data: 'null', packets: [] });
+    await h2.close();
+    // stored again as saved sessions: another reopen does not move their time
+    clock.now += 1001;
+    const h3 = open(rt, dir, clock, options);
+    expect(h3.restore('l3', 'p0')).toEqual({ status: 'expired' });
+    await h3.close();
+
+    // without durable: not available
+    const mem = new rt.FanoutHub({ autoFlush: false, recovery: true });
+    expect(codeOf(() => mem.trackSession({ id: 'a', sid: 'A' }))).toBe('ERR_RT_INVALID_ARGUMENT');
+    expect(codeOf(() => mem.untrackSession('a'))).toBe('ERR_RT_INVALID_ARGUMENT');
+    const plain = new rt.FanoutHub({ autoFlush: false });
+    expect(codeOf(() => plain.trackSession({ id: 'a', sid: 'A' }))).toBe('ERR_RT_INVALID_ARGUMENT');
+    await mem.close();
+    await plain.close();
+  });
+
+  test('trackSession over a saved session: the engine keeps its copy, counted until it goes', async () => {
+    const dir = tmpDir();
+    const clock = { now: T0 };
+    const options = { offsetPrefix: 'p', recovery: { windowMs: 1000 }, maxSessions: 2 };
+    const h1 = open(rt, dir, clock, options);
+    h1.saveSession({ id: 'a', sid: 'A', rooms: [] });
+    h1.saveSession({ id: 'b', sid: 'B', rooms: [] });
+    h1.trackSession({ id: 'a', sid: 'A2', rooms: ['y'] }); // the log's item of a is now live
+    expect(h1.stats().sessions).toBe(2);
+    h1.saveSession({ id: 'c', sid: 'C', rooms: [] }); // the engine evicts a (the oldest saved)
+    expect(h1.restore('a', 'p0')).toEqual({ status: 'unknown-session' });
+    expect(h1.restore('b', 'p0')).toMatchObject({ status: 'recovered', sid: 'B' });
+    await h1.close();
+    clock.now += 10;
+    const h2 = open(rt, dir, clock, options);
+    expect(h2.stats().sessions).toBe(2); // c saved, a live
+    expect(h2.restore('a', 'p0')).toEqual({ status: 'recovered', sid: 'A2', rooms: ['y'], data: 'null', packets: [] });
+    expect(h2.restore('c', 'p0')).toMatchObject({ status: 'recovered', sid: 'C' });
+    await h2.close();
   });
 
   test('a path that cannot be used: ERR_RT_DISK', () => {

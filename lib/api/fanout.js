@@ -221,7 +221,8 @@ function createFanoutHubClass(engine, OfflineQueue = createOfflineQueueClass(eng
     #recs = []; // [seq, queue offset] of the stored records, in seq order, from #recsHead
     #recsHead = 0;
     #sinceTrim = 0;
-    #sessions = null; // id -> { savedAt, offset } in save order (mirror of the engine's)
+    #sessions = null; // id -> { savedAt, offset | null } in save order (mirror of the engine's)
+    #live = null; // id -> queue offset of a tracked (connected) session, in tracking order
     #floor = 0; // seqs up to this one were used before the log was reopened and are not stored
 
     constructor(options) {
@@ -373,27 +374,53 @@ function createFanoutHubClass(engine, OfflineQueue = createOfflineQueueClass(eng
       return this.#hub.nextDue();
     }
 
+    /** Resolves once everything logged so far is on disk (durable mode; at once otherwise). */
+    sync() {
+      this.#open();
+      return this.#queue === null ? Promise.resolve() : this.#queue.flush();
+    }
+
     // ---- recovery
 
     saveSession(session) {
       this.#open();
       this.#needRecovery('saveSession');
-      if (!isPlainObject(session)) throw invalidArgument('session must be a plain object');
-      for (const k of Object.keys(session)) {
-        if (!SESSION_FIELDS.includes(k)) throw invalidArgument(`session: unknown field "${k}"`);
-      }
-      const id = stringArg(session.id, 'session.id', { maxBytes: 256 });
-      const sid = stringArg(session.sid, 'session.sid', { maxBytes: 256 });
-      const rooms = roomList(session.rooms, 'session.rooms');
-      let data = 'null';
-      if (session.data !== undefined) {
-        if (typeof session.data !== 'string') throw invalidArgument('session.data must be a string (JSON text)');
-        textSize(session.data, this.#maxPayload, 'session.data');
-        data = session.data;
-      }
+      const { id, sid, rooms, data } = this.#sessionArg(session);
       const now = this.#time();
       this.#hub.saveSession(id, sid, rooms, data, now);
       if (this.#queue !== null) this.#storeSession(id, sid, rooms, data, now);
+    }
+
+    /**
+     * Durable mode: stores the session of a connected socket as "live" (replacing the id's
+     * stored item), without giving it to the engine, so that it survives a crash.
+     */
+    trackSession(session) {
+      this.#open();
+      if (this.#queue === null) throw invalidArgument('trackSession needs the durable option');
+      const { id, sid, rooms, data } = this.#sessionArg(session);
+      const now = this.#time();
+      const { offset } = this.#queue.push(SESSIONS, {
+        event: 's',
+        key: id,
+        payload: JSON.stringify([id, sid, rooms, data, now, 'live']),
+      });
+      // The queue's coalescing removed the id's previous item (a saved or a live one). A saved
+      // session the engine still holds stays in the mirror (same count and order as the engine's)
+      // without a log item.
+      const saved = this.#sessions.get(id);
+      if (saved !== undefined) saved.offset = null;
+      const live = this.#live;
+      live.delete(id);
+      live.set(id, offset);
+      while (live.size > this.#settings.maxSessions) this.#untrack(live.keys().next().value);
+    }
+
+    /** Durable mode: removes the live session `id` from the log; true if it was there. */
+    untrackSession(id) {
+      this.#open();
+      if (this.#queue === null) throw invalidArgument('untrackSession needs the durable option');
+      return this.#untrack(stringArg(id, 'id', { maxBytes: 256 }));
     }
 
     restore(id, offset) {
@@ -454,6 +481,23 @@ function createFanoutHubClass(engine, OfflineQueue = createOfflineQueueClass(eng
 
     #open() {
       if (this.#closed) throw new RealtimeCoreError('ERR_RT_CLOSED', 'the hub is closed');
+    }
+
+    #sessionArg(session) {
+      if (!isPlainObject(session)) throw invalidArgument('session must be a plain object');
+      for (const k of Object.keys(session)) {
+        if (!SESSION_FIELDS.includes(k)) throw invalidArgument(`session: unknown field "${k}"`);
+      }
+      const id = stringArg(session.id, 'session.id', { maxBytes: 256 });
+      const sid = stringArg(session.sid, 'session.sid', { maxBytes: 256 });
+      const rooms = roomList(session.rooms, 'session.rooms');
+      let data = 'null';
+      if (session.data !== undefined) {
+        if (typeof session.data !== 'string') throw invalidArgument('session.data must be a string (JSON text)');
+        textSize(session.data, this.#maxPayload, 'session.data');
+        data = session.data;
+      }
+      return { id, sid, rooms, data };
     }
 
     #needRecovery(what) {
@@ -594,8 +638,8 @@ function createFanoutHubClass(engine, OfflineQueue = createOfflineQueueClass(eng
           records.push(r);
         }
         const sessions = q.peek(SESSIONS, { limit: 1e6 }).map((it) => {
-          const [id, sid, rooms, data, savedAt] = JSON.parse(String(it.payload));
-          return { id, sid, rooms, data, savedAt, offset: it.offset };
+          const [id, sid, rooms, data, savedAt, state] = JSON.parse(String(it.payload));
+          return { id, sid, rooms, data, savedAt, offset: it.offset, live: state === 'live' };
         });
         if (prefix === null) {
           // a new log: this hub's prefix and start are the options'
@@ -628,10 +672,24 @@ function createFanoutHubClass(engine, OfflineQueue = createOfflineQueueClass(eng
         this.#recs.push([r.seq, r.offset]);
       }
       this.#sessions = new Map();
+      this.#live = new Map();
+      const live = [];
       for (const s of sessions) {
+        if (s.live) {
+          live.push(s);
+          continue;
+        }
         hub.importSession(s.id, s.sid, s.rooms, s.data, s.savedAt);
         this.#sessions.delete(s.id);
         this.#sessions.set(s.id, { savedAt: s.savedAt, offset: s.offset });
+      }
+      // Sessions still live when the log was left (a crash): their sockets disconnected at an
+      // unknown time, so they are saved now (the reopen time), after the others, and stored again
+      // as saved sessions (so that another restart does not move their time again).
+      const now = this.#now;
+      for (const s of live) {
+        hub.importSession(s.id, s.sid, s.rooms, s.data, now);
+        this.#storeSession(s.id, s.sid, s.rooms, s.data, now);
       }
       // the engine kept only the newest maxSessions of them (reopened with a smaller limit)
       while (this.#sessions.size > this.#settings.maxSessions) this.#dropSession(this.#sessions.keys().next().value);
@@ -695,16 +753,25 @@ function createFanoutHubClass(engine, OfflineQueue = createOfflineQueueClass(eng
         payload: JSON.stringify([id, sid, rooms, data, now]),
       });
       const m = this.#sessions;
+      this.#live.delete(id); // its live item was coalesced away
       m.delete(id);
       m.set(id, { savedAt: now, offset });
       while (m.size > this.#settings.maxSessions) this.#dropSession(m.keys().next().value);
+    }
+
+    #untrack(id) {
+      const offset = this.#live.get(id);
+      if (offset === undefined) return false;
+      this.#live.delete(id);
+      this.#queue.ackOne(SESSIONS, offset);
+      return true;
     }
 
     #dropSession(id) {
       const s = this.#sessions.get(id);
       if (s === undefined) return;
       this.#sessions.delete(id);
-      this.#queue.ackOne(SESSIONS, s.offset);
+      if (s.offset !== null) this.#queue.ackOne(SESSIONS, s.offset);
     }
 
     #expireSessions(now) {

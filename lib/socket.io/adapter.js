@@ -106,6 +106,9 @@ function createAdapterClass(settings, liveAdapters) {
         }
       }
       this._hub = new api.FanoutHub(hubOptions);
+      // durable recovery: connected sockets' sessions are tracked in the log (crash-safe)
+      this._tracking = this._recoveryOn && !!settings.durable;
+      this._pidByHandle = []; // tracking: a socket's pid, null once persistSession saved it
       if (this._recoveryOn && this._hub.options && typeof this._hub.options.offsetPrefix === 'string') {
         this._offsetPrefix = this._hub.options.offsetPrefix;
       }
@@ -236,6 +239,7 @@ function createAdapterClass(settings, liveAdapters) {
       }
       if (!needsHook) {
         this._join(h, id, list);
+        if (this._tracking) this._track(h, id);
       } else {
         const subject = socket || this._preConnectSocket(id) || { id, nsp: this.nsp, data: {}, handshake: undefined };
         const verdicts = authorizeRooms(hook, subject, list, id, pre);
@@ -259,6 +263,7 @@ function createAdapterClass(settings, liveAdapters) {
       if (h === undefined) return;
       const k = this._roomKey(room, false);
       if (!this._hub.leave(h, k)) return;
+      if (this._tracking) this._track(h, id);
       if (this.listenerCount('leave-room')) this.emit('leave-room', room, id);
       if (this.listenerCount('delete-room') && this._hub.roomSize(k) === 0) this.emit('delete-room', room);
     }
@@ -377,6 +382,8 @@ function createAdapterClass(settings, liveAdapters) {
         saved.data = 'null';
         this._hub.saveSession(saved);
       }
+      // the saved session replaced the tracked one in the log
+      if (this._tracking && h !== undefined) this._pidByHandle[h] = null;
       this._sessions.delete(pid);
       this._sessions.set(pid, {
         data: session.data,
@@ -482,10 +489,12 @@ function createAdapterClass(settings, liveAdapters) {
       this._generation[h] = (this._generation[h] || 0) + 1;
       this._lastOffByHandle[h] = this._lastOffset;
       this._straysByHandle[h] = undefined;
+      if (this._tracking) this._pidByHandle[h] = undefined;
       return h;
     }
 
     _release(id, h) {
+      if (this._tracking) this._untrack(h);
       this._detach(h);
       this._held.delete(h);
       const r = this._restoring.get(id);
@@ -641,6 +650,34 @@ function createAdapterClass(settings, liveAdapters) {
         else this._denied(list[i], id);
       }
       this._join(h, id, allowed);
+      if (this._tracking) this._track(h, id);
+    }
+
+    // Durable recovery: the session of a connected socket (from the join of its own id room on,
+    // which Socket.io makes once the socket is in nsp.sockets) is stored in the log as live on
+    // every join and leave, so that it survives a crash (docs/socket-io-adapter.md).
+    _track(h, id) {
+      if (this._pidByHandle[h] === null) return; // persisted: disconnecting
+      const socket = this._socketByHandle[h] || this.nsp.sockets.get(id);
+      if (socket === undefined || typeof socket.pid !== 'string') return;
+      const session = { id: socket.pid, sid: id, rooms: this._hub.rooms(h), data: safeJson(socket.data) };
+      try {
+        this._hub.trackSession(session);
+      } catch (err) {
+        // socket.data too large (or not UTF-8-clean) for the hub: track the session without it
+        if (!err || (err.code !== 'ERR_RT_TOO_LARGE' && err.code !== 'ERR_RT_INVALID_ARGUMENT')) throw err;
+        session.data = 'null';
+        this._hub.trackSession(session);
+      }
+      this._pidByHandle[h] = socket.pid;
+    }
+
+    // The socket is gone without persistSession (a non-recoverable disconnect): its live
+    // session leaves the log.
+    _untrack(h) {
+      const pid = this._pidByHandle[h];
+      this._pidByHandle[h] = undefined;
+      if (typeof pid === 'string') this._hub.untrackSession(pid);
     }
 
     _denied(room, id) {

@@ -8,6 +8,7 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { spawn } = require('node:child_process');
 const { IMPLS, Harness, Inbox, once, serverSocket, dropTransport, reconnect, tick, sleep } = require('./helpers');
 
 jest.setTimeout(30000);
@@ -25,6 +26,53 @@ async function whenWritable(s) {
 
 function tmpDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rt-sio-recovery-'));
+}
+
+// A Socket.io server with the adapter in durable mode in a child process (crash_server_child.js),
+// to be killed with SIGKILL. -> { port, next(predicate), send(command), kill() }
+async function childServer(impl, dir, port = 0) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'crash_server_child.js'), impl, dir, String(port)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = [];
+  const waiters = [];
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, nl)));
+      buf = buf.slice(nl + 1);
+    }
+    for (const w of waiters.splice(0)) w();
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  // the first line (not yet taken) that passes `predicate`
+  const next = (predicate, what = 'a line from the child server') => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what} (got ${JSON.stringify(lines)})`)), 10000);
+    const check = () => {
+      const i = lines.findIndex(predicate);
+      if (i < 0) {
+        waiters.push(check);
+        return;
+      }
+      clearTimeout(timer);
+      resolve(lines.splice(i, 1)[0]);
+    };
+    check();
+  });
+  let sent = 0;
+  const send = (command) => {
+    const n = ++sent;
+    child.stdin.write(`${JSON.stringify(command)}\n`);
+    return next((l) => l.done === n, `command ${n}`);
+  };
+  const kill = async () => {
+    child.kill('SIGKILL');
+    await exited;
+  };
+  const { listening } = await Promise.race([next((l) => l.listening), exited.then((code) => { throw new Error(`child server exited with ${code}`); })]);
+  return { port: listening, next, send, kill, child };
 }
 
 describe.each(IMPLS)('connection-state recovery (%s)', (impl) => {
@@ -227,6 +275,81 @@ describe.each(IMPLS)('connection-state recovery (%s)', (impl) => {
     // offsets continue the first server's
     const offs = inbox.events.filter((e) => e[0] !== 'welcome').map(lastArg);
     expect(new Set(offs.map((o) => o.split('-')[0])).size).toBe(1);
+  });
+
+  describe('durable: crash (SIGKILL) of a server with connected sockets', () => {
+    const children = [];
+    afterEach(async () => {
+      for (const c of children.splice(0)) await c.kill();
+    });
+    const spawnServer = async (dir, port) => {
+      const c = await childServer(impl, dir, port);
+      children.push(c);
+      return c;
+    };
+
+    test('a socket connected at the crash recovers what the next server recorded before it came back', async () => {
+      const dir = tmpDir();
+      dirs.push(dir);
+      const first = await spawnServer(dir, 0);
+      const socket = h.client(first.port, { auth: { user: 'u1' } });
+      const inbox = new Inbox(socket);
+      await once(socket, 'connect');
+      const { connection } = await first.next((l) => l.connection);
+      expect(connection).toMatchObject({ recovered: false, data: { user: 'u1' } });
+      // later joins and leaves are tracked too
+      await socket.emitWithAck('join', 'r2');
+      await socket.emitWithAck('join', 'r3');
+      await socket.emitWithAck('leave', 'r3');
+      await first.send({ emit: ['room'], event: 'status', payload: 'a' });
+      await first.send({ emit: ['r2'], event: 'status', payload: 'b' });
+      await inbox.count(2, 'status');
+      await first.send({ sync: true }); // the tracked session is on disk
+      // the transport is still up: the server dies without persistSession
+      const gone = once(socket, 'disconnect');
+      await first.kill();
+      const [reason] = await gone;
+      expect(reason).toBe('transport close');
+
+      const second = await spawnServer(dir, first.port);
+      expect(second.port).toBe(first.port);
+      await second.send({ emit: ['room'], event: 'after', payload: 1 });
+      await second.send({ emit: ['r3'], event: 'after', payload: 'not a member' });
+      await second.send({ emit: ['r2'], event: 'after', payload: 2 });
+      await second.send({ emit: [], event: 'all', payload: 3 });
+      expect(await reconnect(socket)).toBe(true);
+      const back = await second.next((l) => l.connection);
+      expect(back.connection).toEqual({ recovered: true, pid: connection.pid, data: { user: 'u1' }, rooms: [socket.id, 'room', 'r2'] });
+      await inbox.count(1, 'all');
+      expect(inbox.events.map((e) => `${e[0]}:${e[1]}`)).toEqual(['status:a', 'status:b', 'after:1', 'after:2', 'all:3']);
+      // offsets continue the first server's
+      const offs = inbox.events.map(lastArg);
+      expect(new Set(offs.map((o) => o.split('-')[0])).size).toBe(1);
+    });
+
+    test('a socket that left with a non-recoverable disconnect is not recovered after the crash', async () => {
+      const dir = tmpDir();
+      dirs.push(dir);
+      const first = await spawnServer(dir, 0);
+      const stays = h.client(first.port, { auth: { user: 'stays' } });
+      const leaves = h.client(first.port, { auth: { user: 'leaves' } });
+      const stayInbox = new Inbox(stays);
+      const leaveInbox = new Inbox(leaves);
+      await Promise.all([once(stays, 'connect'), once(leaves, 'connect')]);
+      await first.send({ emit: ['room'], event: 'status', payload: 'a' });
+      await Promise.all([stayInbox.count(1, 'status'), leaveInbox.count(1, 'status')]);
+      leaves.disconnect(); // "client namespace disconnect" on the server: no persistSession
+      await first.next((l) => l.disconnect === 'client namespace disconnect');
+      await first.send({ sync: true });
+      await first.kill();
+      const second = await spawnServer(dir, first.port);
+      await second.send({ emit: ['room'], event: 'after', payload: 1 });
+      expect(await reconnect(stays)).toBe(true);
+      expect(await reconnect(leaves)).toBe(false);
+      await stayInbox.count(1, 'after');
+      expect(stayInbox.events.map((e) => `${e[0]}:${e[1]}`)).toEqual(['status:a', 'after:1']);
+      expect(leaveInbox.events.map((e) => `${e[0]}:${e[1]}`)).toEqual(['status:a']);
+    });
   });
 
   test('authorizeJoin applies to restored rooms and to their missed packets', async () => {
