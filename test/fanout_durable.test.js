@@ -23,6 +23,22 @@ afterAll(() => {
 });
 
 const T0 = 1_800_000_000_000;
+
+// Runs script in a child process until it prints "ready" (its hub has synced the log), then
+// kills it with SIGKILL: no close(), no flush beyond what the script waited for.
+async function runAndKill(script) {
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('ready')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`child exited with ${code}`)));
+  });
+  child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
 const enc = (data, nsp = '/') => new Encoder().encode({ type: 2, nsp, data })[0];
 
 function open(rt, dir, clock, options = {}) {
@@ -290,17 +306,7 @@ describe.each(IMPLS)('durable hub (%s)', (_name, rt) => {
       hub.sync().then(() => process.stdout.write('ready\\n'));
       setInterval(() => {}, 1000);
     `;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        if (String(d).includes('ready')) resolve();
-      });
-      child.on('exit', (code) => reject(new Error(`child exited with ${code}`)));
-    });
-    child.removeAllListeners('exit');
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await runAndKill(script);
     const clock = { now: T0 };
     const options = { offsetPrefix: 'p', recovery: { windowMs: 100000, maxPackets: 50 } };
     const h = open(rt, dir, clock, options);
@@ -349,17 +355,7 @@ describe.each(IMPLS)('durable hub (%s)', (_name, rt) => {
       hub.sync().then(() => process.stdout.write('ready\\n'));
       setInterval(() => {}, 1000);
     `;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => {
-        if (String(d).includes('ready')) resolve();
-      });
-      child.on('exit', (code) => reject(new Error(`child exited with ${code}`)));
-    });
-    child.removeAllListeners('exit');
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await runAndKill(script);
 
     const clock = { now: T0 + 99_000 };
     const options = { offsetPrefix: 'p', recovery: { windowMs: 100000, maxPackets: 50 } };
