@@ -373,15 +373,7 @@ function createAdapterClass(settings, liveAdapters) {
       const h = this._handleById.get(sid);
       const socket = (h !== undefined && this._socketByHandle[h]) || this.nsp.sockets.get(sid);
       const saved = { id: pid, sid, rooms: rooms.map((r) => this._roomKey(r, true)), data: safeJson(session.data) };
-      try {
-        this._hub.saveSession(saved);
-      } catch (err) {
-        // socket.data too large (or not UTF-8-clean) for the hub: keep the session without it
-        // (the JS side still has it, unless the process restarts)
-        if (!err || (err.code !== 'ERR_RT_TOO_LARGE' && err.code !== 'ERR_RT_INVALID_ARGUMENT')) throw err;
-        saved.data = 'null';
-        this._hub.saveSession(saved);
-      }
+      this._storeSession('saveSession', saved);
       // the saved session replaced the tracked one in the log
       if (this._tracking && h !== undefined) this._pidByHandle[h] = null;
       this._sessions.delete(pid);
@@ -653,6 +645,18 @@ function createAdapterClass(settings, liveAdapters) {
       if (this._tracking) this._track(h, id);
     }
 
+    // hub.saveSession or hub.trackSession; a socket.data too large (or not UTF-8-clean) for the
+    // hub is stored as null (the JS side keeps it in memory, unless the process restarts)
+    _storeSession(method, session) {
+      try {
+        this._hub[method](session);
+      } catch (err) {
+        if (!err || (err.code !== 'ERR_RT_TOO_LARGE' && err.code !== 'ERR_RT_INVALID_ARGUMENT')) throw err;
+        session.data = 'null';
+        this._hub[method](session);
+      }
+    }
+
     // Durable recovery: the session of a connected socket (from the join of its own id room on,
     // which Socket.io makes once the socket is in nsp.sockets) is stored in the log as live on
     // every join and leave, so that it survives a crash (docs/socket-io-adapter.md).
@@ -661,14 +665,7 @@ function createAdapterClass(settings, liveAdapters) {
       const socket = this._socketByHandle[h] || this.nsp.sockets.get(id);
       if (socket === undefined || typeof socket.pid !== 'string') return;
       const session = { id: socket.pid, sid: id, rooms: this._hub.rooms(h), data: safeJson(socket.data) };
-      try {
-        this._hub.trackSession(session);
-      } catch (err) {
-        // socket.data too large (or not UTF-8-clean) for the hub: track the session without it
-        if (!err || (err.code !== 'ERR_RT_TOO_LARGE' && err.code !== 'ERR_RT_INVALID_ARGUMENT')) throw err;
-        session.data = 'null';
-        this._hub.trackSession(session);
-      }
+      this._storeSession('trackSession', session);
       this._pidByHandle[h] = socket.pid;
     }
 

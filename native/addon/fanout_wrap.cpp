@@ -126,6 +126,17 @@ bool sanitizeUtf8(const char* data, std::size_t n, std::string& out) {
   return true;
 }
 
+// Whether v (an object) is a typed array; if so its element type, data and element count.
+bool typedArray(napi_env env, napi_value v, napi_typedarray_type& type, void*& data, std::size_t& length) {
+  bool typed = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, v, &typed), false);
+  if (!typed) return false;
+  napi_value buffer;
+  std::size_t offset = 0;
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset), false);
+  return true;
+}
+
 // UTF-16 code units to WTF-8 (pairs as 4-byte UTF-8, lone surrogates as 3 bytes).
 void utf16ToWtf8(const std::uint16_t* u, std::size_t n, std::string& out) {
   out.clear();
@@ -293,15 +304,10 @@ class Strings {
       s.resize(n);
       return s;
     }
-    bool typed = false;
-    if (t == napi_object) NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, v, &typed), std::string_view());
-    if (typed) {
-      napi_typedarray_type tt;
-      std::size_t len = 0;
-      void* data = nullptr;
-      napi_value ab;
-      std::size_t off = 0;
-      NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off), std::string_view());
+    napi_typedarray_type tt;
+    std::size_t len = 0;
+    void* data = nullptr;
+    if (t == napi_object && typedArray(env, v, tt, data, len)) {
       if (tt == napi_uint8_array) {
         const char* p = len ? static_cast<const char*>(data) : "";
         std::string& s = next();
@@ -576,15 +582,10 @@ class FanoutWrap : public Napi::ObjectWrap<FanoutWrap> {
     napi_env env = info.Env();
     return guarded(info.Env(), [&]() -> Napi::Value {
       napi_value v = info[0];
-      bool typed = false;
-      if (typeOf(env, v) == napi_object) NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, v, &typed), Napi::Value());
-      if (typed) {
-        napi_typedarray_type tt;
-        std::size_t len = 0;
-        void* data = nullptr;
-        napi_value ab;
-        std::size_t off = 0;
-        NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, v, &tt, &len, &data, &ab, &off), Napi::Value());
+      napi_typedarray_type tt;
+      std::size_t len = 0;
+      void* data = nullptr;
+      if (typeOf(env, v) == napi_object && typedArray(env, v, tt, data, len)) {
         if (tt != napi_uint32_array) throw Error(codes::kInvalidArgument, "handles must be a Uint32Array");
         hub_->drained(static_cast<const std::uint32_t*>(data), len);
         return info.Env().Undefined();
