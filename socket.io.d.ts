@@ -70,6 +70,12 @@ export interface AdapterOptions {
   maxRooms?: number;
   /** Milliseconds clock (default Date.now). */
   clock?: () => number;
+  /** The FanoutHub of namespace '/', made by the caller and not closed by the adapter (other
+   * namespaces get their own). It must be of the adapter's implementation, created with
+   * namespace '/', with recovery exactly when the server's connectionStateRecovery is on (and
+   * recovery is not false), with durable exactly when `durable` is set; else creating the
+   * namespace throws ERR_RT_INVALID_ARGUMENT. One live adapter at a time may use it. */
+  hub?: FanoutHub | null;
 }
 
 export interface AdapterMetrics {

@@ -42,6 +42,10 @@ const ERROR_CODES = Object.freeze([
   'ERR_RT_INVALID_ARGUMENT',
   'ERR_RT_OUT_OF_RANGE',
   'ERR_RT_INTERNAL',
+  // realtime-core/nestjs's mutation protocol (docs/nestjs.md): the authorize hook said no
+  'ERR_RT_FORBIDDEN',
+  // loading the addon failed (lib/native/load.js, docs/releasing.md)
+  'ERR_RT_ADDON_LOAD',
 ]);
 
 function invalidArgument(message) {

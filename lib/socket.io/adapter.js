@@ -7,15 +7,15 @@
 // See docs/socket-io-adapter.md.
 
 const { EventEmitter } = require('events');
-const path = require('path');
 const crypto = require('crypto');
-const { RealtimeCoreError } = require('../common/errors');
+const { RealtimeCoreError, invalidArgument } = require('../common/errors');
 const { EVENT, nspPrefix, isDefaultJsonEncoder } = require('./encoding');
 const { RoomsView, SidsView } = require('./views');
 const { authorizeRooms, InboundGuard } = require('./security');
 const { newCounters } = require('./metrics');
 const { DeliveryMethods, EMPTY } = require('./delivery');
 const { RecoveryMethods } = require('./recovery');
+const { namespaceHubOptions } = require('./hub-options');
 
 const MAX_ROOM_BYTES = 256;
 const ALIAS = /^\u0000[A-Za-z0-9_-]{43}$/;
@@ -30,15 +30,26 @@ function closedError() {
   return new RealtimeCoreError('ERR_RT_CLOSED', 'the adapter is closed');
 }
 
-function randomPrefix() {
-  let s = '';
-  while (s.length < 8) s += crypto.randomBytes(8).readBigUInt64LE().toString(36);
-  return `${s.slice(0, 8)}-`;
-}
+// Hubs given with options.hub that a live adapter is using: a hub's handles and log belong to one
+// adapter at a time.
+const claimedHubs = new WeakSet();
 
-// one directory per namespace under durable.path
-function namespaceDir(name) {
-  return name === '/' ? '_root' : `nsp_${encodeURIComponent(name.slice(1))}`;
+// Checks that the caller's hub fits this server, then marks it in use.
+function claimHub(hub, api, recoveryOn, durable) {
+  if (!(hub instanceof api.FanoutHub)) {
+    throw invalidArgument(`hub must be a FanoutHub of the ${api.implementation || 'given'} implementation`);
+  }
+  const o = hub.options || {};
+  if (o.namespace !== '/') throw invalidArgument("hub must be created with namespace '/'");
+  if (!!o.recovery !== recoveryOn) {
+    throw invalidArgument(recoveryOn
+      ? 'hub must be created with recovery: the server has connectionStateRecovery on'
+      : 'hub must be created without recovery: the server has connectionStateRecovery off (or recovery: false)');
+  }
+  if (recoveryOn && !!o.durable !== durable) throw invalidArgument(`hub must be created ${durable ? 'with' : 'without'} durable, as the adapter's durable option`);
+  if (claimedHubs.has(hub)) throw invalidArgument('hub is already used by another live adapter');
+  claimedHubs.add(hub);
+  return hub;
 }
 
 function safeJson(value) {
@@ -71,50 +82,28 @@ function createAdapterClass(settings, liveAdapters) {
       this._prefixLength = 1 + nspPrefix(nsp.name).length;
 
       const opts = (nsp.server && (nsp.server.opts || nsp.server._opts)) || {};
-      const csr = opts.connectionStateRecovery;
-      this._recoveryOn = !!csr && settings.recovery !== false;
-      this._windowMs = this._recoveryOn
-        ? (settings.recovery.windowMs || csr.maxDisconnectionDuration || 2 * 60 * 1000)
-        : 0;
+      const { recoveryOn, windowMs, durable, hubOptions } = namespaceHubOptions(settings, nsp.name, opts.connectionStateRecovery);
+      this._recoveryOn = recoveryOn;
+      this._windowMs = windowMs;
       // JSON EVENT packets are encoded by the hub when Socket.io's encoder is the default one;
       // with another encoder the hub still routes and records them, and we encode its packets
       this._transcode = !isDefaultJsonEncoder(this.encoder, nsp.name);
-
-      const hubOptions = {
-        namespace: nsp.name,
-        throttleMs: settings.throttleMs,
-        batch: { maxItems: settings.batch.maxItems, maxDelayMs: settings.batch.maxDelayMs },
-        maxBacklog: settings.maxBacklog,
-        maxPayloadBytes: settings.maxPayloadBytes,
-        clock: settings.clock,
-        autoFlush: true,
-      };
-      if (settings.maxConnections !== undefined) hubOptions.maxConnections = settings.maxConnections;
-      if (settings.maxRooms !== undefined) hubOptions.maxRooms = settings.maxRooms;
-      this._offsetPrefix = null;
-      if (this._recoveryOn) {
-        const r = { windowMs: this._windowMs };
-        if (settings.recovery.maxPackets !== undefined) r.maxPackets = settings.recovery.maxPackets;
-        if (settings.recovery.maxBytes !== undefined) r.maxBytes = settings.recovery.maxBytes;
-        hubOptions.recovery = r;
-        if (settings.recovery.maxSessions !== undefined) hubOptions.maxSessions = settings.recovery.maxSessions;
-        if (settings.durable) {
-          hubOptions.durable = { ...settings.durable, path: path.join(settings.durable.path, namespaceDir(nsp.name)) };
-        } else {
-          this._offsetPrefix = randomPrefix();
-          hubOptions.offsetPrefix = this._offsetPrefix;
-        }
-      }
-      this._hub = new api.FanoutHub(hubOptions);
+      // the caller's hub (options.hub) serves '/': it was created beside the server (e.g. by
+      // realtime-core/nestjs, to be injected) and is not ours to close
+      this._ownsHub = !(settings.hub && nsp.name === '/');
+      this._hub = this._ownsHub ? new api.FanoutHub(hubOptions) : claimHub(settings.hub, api, recoveryOn, durable);
       // durable recovery: connected sockets' sessions are tracked in the log (crash-safe)
-      this._tracking = this._recoveryOn && !!settings.durable;
+      this._tracking = recoveryOn && durable;
       this._pidByHandle = []; // tracking: a socket's pid, null once persistSession saved it
-      if (this._recoveryOn && this._hub.options && typeof this._hub.options.offsetPrefix === 'string') {
-        this._offsetPrefix = this._hub.options.offsetPrefix;
+      this._offsetPrefix = null;
+      if (recoveryOn) {
+        const given = this._hub.options && this._hub.options.offsetPrefix;
+        this._offsetPrefix = typeof given === 'string' ? given : (hubOptions.offsetPrefix || null);
       }
-      this._hub.on('deliver', (res) => {
+      this._onDeliver = (res) => {
         if (!this._closed) this._deliverResult(res, null, null);
-      });
+      };
+      this._hub.on('deliver', this._onDeliver);
 
       // socket id <-> handle; sockets by handle
       this._handleById = new Map();
@@ -196,8 +185,12 @@ function createAdapterClass(settings, liveAdapters) {
         this._restoring.clear();
         this._held.clear();
         liveAdapters.delete(this);
+        if (!this._ownsHub) {
+          this._hub.off('deliver', this._onDeliver);
+          claimedHubs.delete(this._hub);
+        }
       }
-      await this._hub.close();
+      if (this._ownsHub) await this._hub.close();
     }
 
     serverCount() {

@@ -9,7 +9,7 @@ const { isPlainObject, checkOptions, integerOption, oneOf } = require('../api/op
 const ADAPTER_OPTIONS = [
   'implementation', 'throttleMs', 'throttle', 'batch', 'maxBacklog', 'maxPayloadBytes', 'maxInboundBytes',
   'rateLimit', 'authorizeJoin', 'errorEvent', 'recovery', 'durable', 'slowConsumer', 'clock',
-  'maxConnections', 'maxRooms', 'pendingLimit', 'directWrite',
+  'maxConnections', 'maxRooms', 'pendingLimit', 'directWrite', 'hub',
 ];
 const BATCH_OPTIONS = ['events', 'maxItems', 'maxDelayMs'];
 const RATE_OPTIONS = ['points', 'intervalMs'];
@@ -108,6 +108,16 @@ function implementationOption(value) {
   throw invalidArgument("implementation must be 'native', 'js' or an API object with a FanoutHub class");
 }
 
+// The FanoutHub of namespace '/', made by the caller; whether it fits the server (implementation,
+// recovery, durable) is checked when the namespace's adapter is created (adapter.js claimHub).
+function hubOption(value) {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || typeof value.publish !== 'function' || typeof value.connect !== 'function') {
+    throw invalidArgument('hub must be a FanoutHub');
+  }
+  return value;
+}
+
 function parseAdapterOptions(options) {
   const o = checkOptions(options, ADAPTER_OPTIONS, 'createAdapter');
   const errorEvent = o.errorEvent === undefined ? 'rt:error' : o.errorEvent;
@@ -136,6 +146,7 @@ function parseAdapterOptions(options) {
     maxRooms: o.maxRooms === undefined ? undefined : integerOption(o.maxRooms, 'maxRooms', { min: 1, max: 2 ** 32 - 1 }),
     pendingLimit: integerOption(o.pendingLimit, 'pendingLimit', { min: 0, max: 1e9, fallback: 1000 }),
     directWrite: booleanOption(o.directWrite, 'directWrite', true),
+    hub: hubOption(o.hub),
   };
   if (settings.durable && settings.recovery === false) throw outOfRange('durable needs recovery');
   return settings;

@@ -80,6 +80,15 @@ class Inbox {
   }
 }
 
+// socket.io-client clients closed for good: no reconnection, transport closed
+function closeClients(clients) {
+  for (const c of clients) {
+    c.io.opts.reconnection = false;
+    c.disconnect();
+    if (c.io.engine) c.io.engine.close();
+  }
+}
+
 class Harness {
   constructor() {
     this.servers = [];
@@ -129,11 +138,7 @@ class Harness {
   }
 
   async cleanup() {
-    for (const c of this.clients) {
-      c.io.opts.reconnection = false;
-      c.disconnect();
-      if (c.io.engine) c.io.engine.close();
-    }
+    closeClients(this.clients);
     this.clients = [];
     for (const s of this.servers) await this.closeServer(s);
     this.servers = [];
@@ -164,4 +169,4 @@ async function reconnect(client) {
 const tick = () => new Promise((r) => setImmediate(r));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { IMPLS, TIMEOUT, Harness, Inbox, once, serverSocket, dropTransport, reconnect, tick, sleep };
+module.exports = { IMPLS, TIMEOUT, Harness, Inbox, once, closeClients, serverSocket, dropTransport, reconnect, tick, sleep };
