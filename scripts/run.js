@@ -7,8 +7,9 @@
 //   node scripts/run.js fuzz    the libFuzzer runs only
 //   node scripts/run.js gtest   GoogleTest only (plain, ASan+UBSan, and the queue log under TSan)
 //   node scripts/run.js jest    Jest only
-//   node scripts/run.js bench   the benchmark (the main job for now)
-//   node scripts/run.js setup   only the set-up: system packages, npm ci, the addon build
+//   node scripts/run.js start   the main job: the example realtime server (examples/realtime-server)
+//   node scripts/run.js bench   the benchmark
+//   node scripts/run.js setup   only the set-up: system packages, npm ci, the addon build, the prebuild
 // Set-up happens inside: missing system packages are installed with apt-get when running as
 // root, otherwise the exact command is printed; node_modules is installed with `npm ci`;
 // the addon is (re)built when its sources changed.
@@ -35,6 +36,8 @@ const FUZZ_NEEDS = [
   { bin: 'clang++', pkg: 'clang' },
   { file: '/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a', pkg: 'libclang-rt-14-dev' },
 ];
+// The dashboard's real-browser test (test/example/browser.test.js) drives Debian's chromium.
+const BROWSER_NEEDS = [{ bin: 'chromium', pkg: 'chromium' }];
 // Deterministic fuzz runs (fixed seed and run count) so a CI failure can be replayed exactly.
 const FUZZ_RUNS = { fuzz_json: 600000, fuzz_patch: 200000, fuzz_store: 100000, fuzz_queue_log: 80000, fuzz_optimistic: 40000, fuzz_fanout: 120000 };
 
@@ -115,10 +118,27 @@ function ensureAddon() {
   must(NPM, ['run', reconfigure ? 'build' : 'build:incremental']);
 }
 
-function setup({ gtest, fuzz = false }) {
-  ensureSystemPackages([...SYSTEM_NEEDS, ...(gtest ? GTEST_NEEDS : []), ...(fuzz ? FUZZ_NEEDS : [])]);
+// The stripped N-API binary `npm pack` ships (prebuilds/linux-x64/, made by prebuildify; see
+// docs/releasing.md); the packaging and Next.js tests install the packed tarball. prebuildify
+// rebuilds build/ and strips the binary it copies, so the local build is relinked after it.
+function ensurePrebuild() {
+  const dir = path.join(ROOT, 'prebuilds', `${process.platform}-${process.arch}`);
+  const have = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
+  if (have.length > 0 && Math.min(...have.map((f) => mtime(path.join(dir, f)))) >= newestSource()) return;
+  must(NPM, ['run', 'prebuild']);
+  must(NPM, ['run', 'build:incremental']);
+}
+
+function setup({ gtest, fuzz = false, browser = false, prebuild = false }) {
+  ensureSystemPackages([
+    ...SYSTEM_NEEDS,
+    ...(gtest ? GTEST_NEEDS : []),
+    ...(fuzz ? FUZZ_NEEDS : []),
+    ...(browser ? BROWSER_NEEDS : []),
+  ]);
   ensureNodeModules();
   ensureAddon();
+  if (prebuild) ensurePrebuild();
 }
 
 function runJest(summary) {
@@ -218,13 +238,16 @@ function main() {
   let status = 0;
   switch (cmd) {
     case 'setup':
-      setup({ gtest: true });
+      setup({ gtest: true, prebuild: true });
       return 0;
+    case 'start':
+      setup({ gtest: false });
+      return run(process.execPath, [path.join(ROOT, 'examples', 'realtime-server', 'main.js'), ...process.argv.slice(3)]);
     case 'bench':
       setup({ gtest: false });
       return run(process.execPath, [path.join(ROOT, 'benchmarks', 'run.js'), ...process.argv.slice(3)]);
     case 'jest':
-      setup({ gtest: false });
+      setup({ gtest: false, browser: true, prebuild: true });
       status = runJest(summary);
       break;
     case 'gtest':
@@ -238,7 +261,7 @@ function main() {
       status = runFuzz(summary);
       break;
     case 'test':
-      setup({ gtest: true, fuzz: true });
+      setup({ gtest: true, fuzz: true, browser: true, prebuild: true });
       status = runJest(summary) || status;
       status = runGtest(summary, { sanitize: false }) || status;
       status = runGtest(summary, { sanitize: true }) || status;
@@ -246,7 +269,7 @@ function main() {
       status = runFuzz(summary) || status;
       break;
     default:
-      log(`unknown command "${cmd}" (test, jest, gtest, fuzz, bench, setup)`);
+      log(`unknown command "${cmd}" (start, test, jest, gtest, fuzz, bench, setup)`);
       return 2;
   }
   if (status !== 0 && summary.failed === 0) summary.failed = 1;

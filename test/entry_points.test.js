@@ -41,7 +41,13 @@ test('package.json declares the entry points, types and Node >= 20', () => {
   const pkg = require('../package.json');
   expect(pkg.name).toBe('realtime-core');
   expect(pkg.engines.node).toBe('>=20');
-  expect(pkg.exports['.']).toEqual({ types: './index.d.ts', import: './lib/index.mjs', require: './lib/index.js' });
-  expect(pkg.exports['./js']).toEqual({ types: './index.d.ts', import: './lib/js/index.mjs', require: './lib/js/index.js' });
+  expect(pkg.exports['.']).toEqual({
+    import: { types: './index.d.mts', default: './lib/index.mjs' },
+    require: { types: './index.d.ts', default: './lib/index.js' },
+  });
+  expect(pkg.exports['./js']).toEqual({
+    import: { types: './index.d.mts', default: './lib/js/index.mjs' },
+    require: { types: './index.d.ts', default: './lib/js/index.js' },
+  });
   expect(pkg.scripts.install).toBe('node-gyp-build');
 });

@@ -4,8 +4,7 @@
 // One addon call per engine call; documents cross as JSON text and come back as text, parsed
 // here with JSON.parse only when the caller asked for values.
 
-const path = require('path');
-const binding = require('node-gyp-build')(path.join(__dirname, '..', '..'));
+const binding = require('./load').loadAddon();
 const { fromNativeError } = require('../common/errors');
 
 // A string with lone surrogates goes over as its WTF-8 bytes, so the C++ parser reports
