@@ -36,8 +36,9 @@ const FUZZ_NEEDS = [
   { bin: 'clang++', pkg: 'clang' },
   { file: '/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a', pkg: 'libclang-rt-14-dev' },
 ];
-// The dashboard's real-browser test (test/example/browser.test.js) drives Debian's chromium.
-const BROWSER_NEEDS = [{ bin: 'chromium', pkg: 'chromium' }];
+// What Jest's end-to-end tests start: Debian's chromium (the dashboard's and the Next.js
+// example's browser tests) and redis-server (the scale-out tests start their own on a free port).
+const E2E_NEEDS = [{ bin: 'chromium', pkg: 'chromium' }, { bin: 'redis-server', pkg: 'redis-server' }];
 // Deterministic fuzz runs (fixed seed and run count) so a CI failure can be replayed exactly.
 const FUZZ_RUNS = { fuzz_json: 600000, fuzz_patch: 200000, fuzz_store: 100000, fuzz_queue_log: 80000, fuzz_optimistic: 40000, fuzz_fanout: 120000 };
 
@@ -129,12 +130,12 @@ function ensurePrebuild() {
   must(NPM, ['run', 'build:incremental']);
 }
 
-function setup({ gtest, fuzz = false, browser = false, prebuild = false }) {
+function setup({ gtest, fuzz = false, e2e = false, prebuild = false }) {
   ensureSystemPackages([
     ...SYSTEM_NEEDS,
     ...(gtest ? GTEST_NEEDS : []),
     ...(fuzz ? FUZZ_NEEDS : []),
-    ...(browser ? BROWSER_NEEDS : []),
+    ...(e2e ? E2E_NEEDS : []),
   ]);
   ensureNodeModules();
   ensureAddon();
@@ -247,7 +248,7 @@ function main() {
       setup({ gtest: false });
       return run(process.execPath, [path.join(ROOT, 'benchmarks', 'run.js'), ...process.argv.slice(3)]);
     case 'jest':
-      setup({ gtest: false, browser: true, prebuild: true });
+      setup({ gtest: false, e2e: true, prebuild: true });
       status = runJest(summary);
       break;
     case 'gtest':
@@ -261,7 +262,7 @@ function main() {
       status = runFuzz(summary);
       break;
     case 'test':
-      setup({ gtest: true, fuzz: true, browser: true, prebuild: true });
+      setup({ gtest: true, fuzz: true, e2e: true, prebuild: true });
       status = runJest(summary) || status;
       status = runGtest(summary, { sanitize: false }) || status;
       status = runGtest(summary, { sanitize: true }) || status;
