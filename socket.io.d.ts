@@ -76,6 +76,68 @@ export interface AdapterOptions {
    * recovery is not false), with durable exactly when `durable` is set; else creating the
    * namespace throws ERR_RT_INVALID_ARGUMENT. One live adapter at a time may use it. */
   hub?: FanoutHub | null;
+  /** Scale-out over Redis (docs/redis.md): a client of the `ioredis` or the `redis` package
+   * (node-redis: connected). Node-to-node messages follow socket.io-adapter's ClusterAdapter
+   * protocol; with connectionStateRecovery, sessions and packets are kept in Redis so that a
+   * client recovers on any node. Not with `durable`. */
+  redis?: unknown;
+  /** Options of the scale-out (only with `redis`). */
+  cluster?: ClusterOptions;
+}
+
+export interface ClusterOptions {
+  /** Prefix of every Redis key and channel, used as a hash tag `{keyPrefix}` (default
+   * 'realtime-core'). Nodes of one deployment must use the same. */
+  keyPrefix?: string;
+  /** A heartbeat is published every this many ms (default 5000). */
+  heartbeatInterval?: number;
+  /** A node not heard from for this many ms is forgotten (serverCount drops; default 10000). */
+  heartbeatTimeout?: number;
+  /** fetchSockets / serverSideEmitWithAck wait this long for the other nodes (default 5000). */
+  requestsTimeout?: number;
+  /** Deadline of one Redis command (default 5000): past it, a recordable packet is delivered
+   * locally without an offset and the message goes through the outbox. */
+  commandTimeout?: number;
+  /** Cross-node messages that could not be published (an OfflineQueue + createDelivery). */
+  outbox?: {
+    /** Messages kept (default 1000); past it the oldest is dropped (counted). */
+    capacity?: number;
+    /** A message older than this is dropped (counted; default 30000; 0: never). */
+    ttlMs?: number;
+    /** Failed publishes before a message is dropped (counted; default 5). */
+    maxAttempts?: number;
+    /** Backoff: first delay (default 100), cap (default 5000); full jitter. */
+    initialDelayMs?: number;
+    maxDelayMs?: number;
+    /** The queue's circuit breaker (default { failureThreshold: 5, successThreshold: 1, openMs: 1000 }). */
+    breaker?: { failureThreshold?: number; successThreshold?: number; openMs?: number };
+  };
+}
+
+export interface ClusterMetrics {
+  /** This node's id in the cluster protocol. */
+  uid: string;
+  /** Nodes counted by serverCount() (this one included). */
+  nodes: number;
+  state: 'connected' | 'disconnected';
+  /** Messages published / received on Redis pub/sub; publishes that failed. */
+  published: number;
+  received: number;
+  publishFailures: number;
+  /** Messages put in the outbox; dropped from it (overflow, TTL, attempts); sent from it. */
+  queued: number;
+  dropped: number;
+  redelivered: number;
+  /** Messages waiting in the outbox now; its circuit breaker. */
+  outbox: number;
+  breaker: 'closed' | 'open' | 'half-open';
+  /** Recordable packets recorded in Redis / delivered without an offset (Redis unreachable). */
+  recorded: number;
+  unrecorded: number;
+  sessionsSaved: number;
+  sessionsLost: number;
+  remoteBroadcasts: number;
+  nodesLost: number;
 }
 
 export interface AdapterMetrics {
@@ -99,7 +161,8 @@ export interface AdapterMetrics {
   slowDisconnects: number;
   recoveries: number;
   recoveryFailures: number;
-  recoveryFailuresByReason: Record<'unknown-session' | 'expired' | 'invalid-offset' | 'too-old' | 'error', number>;
+  /** 'outage', 'unavailable', 'denied': with `redis` only (docs/redis.md). */
+  recoveryFailuresByReason: Record<'unknown-session' | 'expired' | 'invalid-offset' | 'too-old' | 'error' | 'outage' | 'unavailable' | 'denied', number>;
   offsetRepairs: number;
   joinsDenied: number;
   rateLimited: number;
@@ -109,6 +172,8 @@ export interface AdapterMetrics {
   sockets: number;
   rooms: number;
   hub: FanoutStats;
+  /** With `redis` only. */
+  cluster?: ClusterMetrics;
 }
 
 /** socket.io-adapter 2.5's Adapter API over a FanoutHub. `rooms` and `sids` are read-only views. */
@@ -122,11 +187,16 @@ export declare class RealtimeCoreAdapter extends Adapter {
   /** Delivers due throttled messages and batches now ({ all: true }: everything pending). */
   flush(options?: { all?: boolean }): FanoutDeliveries;
   metrics(): AdapterMetrics;
+  /** With `redis`: this node's id, and a promise settled once it is subscribed (after init()). */
+  readonly uid?: string;
+  readonly ready?: Promise<void> | null;
   close(): Promise<void>;
   on(event: 'create-room' | 'delete-room', listener: (room: Room) => void): this;
   on(event: 'join-room' | 'leave-room' | 'join-denied', listener: (room: Room, id: SocketId) => void): this;
   on(event: 'slow-consumer', listener: (id: SocketId) => void): this;
   on(event: 'rejected', listener: (id: SocketId, code: 'ERR_RT_RATE_LIMITED' | 'ERR_RT_TOO_LARGE') => void): this;
+  /** With `redis`: the Redis link went up or down, or the outbox's breaker changed. */
+  on(event: 'cluster-state', listener: (s: { state: 'connected' | 'disconnected'; breaker: 'closed' | 'open' | 'half-open' }) => void): this;
   on(event: string | symbol, listener: (...args: any[]) => void): this;
 }
 

@@ -752,4 +752,4 @@ function createAdapterClass(settings, liveAdapters) {
   return RealtimeCoreAdapter;
 }
 
-module.exports = { createAdapterClass };
+module.exports = { createAdapterClass, loadApi, safeJson };

@@ -22,7 +22,9 @@ function namespaceDir(name) {
 // settings: parseAdapterOptions(...); csr: the server's connectionStateRecovery option (falsy: off)
 // -> { recoveryOn, windowMs, durable, hubOptions }
 function namespaceHubOptions(settings, name, csr) {
-  const recoveryOn = !!csr && settings.recovery !== false;
+  // with scale-out over Redis, sessions and packets are recorded in Redis (lib/socket.io/cluster)
+  // and the hub only routes
+  const recoveryOn = !!csr && settings.recovery !== false && !settings.cluster;
   const windowMs = recoveryOn
     ? (settings.recovery.windowMs || csr.maxDisconnectionDuration || 2 * 60 * 1000)
     : 0;

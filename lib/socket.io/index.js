@@ -10,14 +10,18 @@
 
 const { parseAdapterOptions } = require('./options');
 const { createAdapterClass } = require('./adapter');
+const { createClusterAdapterClass } = require('./cluster/adapter');
 const metrics = require('./metrics');
 
 // every adapter instance that is not closed, for createMetricsCollector
 const liveAdapters = new Set();
 
 // -> an adapter class for `new Server({ adapter })` or `io.adapter(...)`
+// (with { redis }: the same adapter, scaled out over Redis: docs/redis.md)
 function createAdapter(options) {
-  return createAdapterClass(parseAdapterOptions(options), liveAdapters);
+  const settings = parseAdapterOptions(options);
+  const Base = createAdapterClass(settings, liveAdapters);
+  return settings.cluster ? createClusterAdapterClass(Base, settings) : Base;
 }
 
 // prom-client metrics over the adapters' metrics(): every live adapter of this module, or those

@@ -3,7 +3,8 @@
 // Metrics of the adapter: the counters each adapter keeps, and a prom-client collector over
 // every live adapter (prom-client is an optional peer dependency, loaded only here).
 
-const FAILURE_REASONS = ['unknown-session', 'expired', 'invalid-offset', 'too-old', 'error'];
+// 'outage', 'unavailable', 'denied': scale-out over Redis only (docs/redis.md)
+const FAILURE_REASONS = ['unknown-session', 'expired', 'invalid-offset', 'too-old', 'error', 'outage', 'unavailable', 'denied'];
 
 function newCounters() {
   const reasons = {};

@@ -5,11 +5,12 @@
 
 const { invalidArgument, outOfRange } = require('../common/errors');
 const { isPlainObject, checkOptions, integerOption, oneOf } = require('../api/options');
+const { parseClusterOptions } = require('./cluster/options');
 
 const ADAPTER_OPTIONS = [
   'implementation', 'throttleMs', 'throttle', 'batch', 'maxBacklog', 'maxPayloadBytes', 'maxInboundBytes',
   'rateLimit', 'authorizeJoin', 'errorEvent', 'recovery', 'durable', 'slowConsumer', 'clock',
-  'maxConnections', 'maxRooms', 'pendingLimit', 'directWrite', 'hub',
+  'maxConnections', 'maxRooms', 'pendingLimit', 'directWrite', 'hub', 'redis', 'cluster',
 ];
 const BATCH_OPTIONS = ['events', 'maxItems', 'maxDelayMs'];
 const RATE_OPTIONS = ['points', 'intervalMs'];
@@ -147,8 +148,12 @@ function parseAdapterOptions(options) {
     pendingLimit: integerOption(o.pendingLimit, 'pendingLimit', { min: 0, max: 1e9, fallback: 1000 }),
     directWrite: booleanOption(o.directWrite, 'directWrite', true),
     hub: hubOption(o.hub),
+    // scale-out over Redis (docs/redis.md): null on a single process
+    cluster: parseClusterOptions(o.redis, o.cluster),
   };
   if (settings.durable && settings.recovery === false) throw outOfRange('durable needs recovery');
+  // across nodes the recovery log is in Redis, not on one node's disk
+  if (settings.durable && settings.cluster) throw invalidArgument('durable cannot be combined with redis: recovery is kept in Redis');
   return settings;
 }
 
