@@ -17,6 +17,13 @@ import type {
   OfflineQueueOptions,
 } from './index';
 import type { AdapterOptions } from './socket.io';
+import type { ClusterDocumentStore, ClusterDocumentStoreOptions } from './lib/cluster/index';
+
+/** What DOCUMENT_STORE provides: a DocumentStore, or a ClusterDocumentStore with `documentStore.redis`. */
+export type AnyDocumentStore = DocumentStore | ClusterDocumentStore;
+
+/** `documentStore` with a Redis client: the module provides a ClusterDocumentStore (docs/cluster-documents.md). */
+export type ClusterDocumentStoreModuleOptions = Omit<ClusterDocumentStoreOptions, 'implementation'>;
 
 /** require('realtime-core') or require('realtime-core/js'). */
 export type RealtimeCoreApi = typeof RealtimeCore;
@@ -104,7 +111,8 @@ export interface RecoveryOptions {
 export interface RealtimeCoreModuleOptions {
   /** Default 'native'. */
   implementation?: 'native' | 'js';
-  documentStore?: DocumentStoreOptions;
+  /** DocumentStore options; with `redis` (a client), a ClusterDocumentStore's, its implementation the module's. */
+  documentStore?: DocumentStoreOptions | ClusterDocumentStoreModuleOptions;
   /** false: no queue (OFFLINE_QUEUE provides null). */
   offlineQueue?: OfflineQueueOptions | false;
   /** createAdapter options except implementation and hub. */
@@ -117,7 +125,7 @@ export interface RealtimeCoreModuleOptions {
 /** What REALTIME_CORE_OPTIONS provides: the options checked, with defaults, frozen. */
 export interface ResolvedRealtimeCoreOptions {
   readonly implementation: 'native' | 'js';
-  readonly documentStore: DocumentStoreOptions;
+  readonly documentStore: DocumentStoreOptions | ClusterDocumentStoreModuleOptions;
   readonly offlineQueue: OfflineQueueOptions | false;
   readonly socketio: Omit<AdapterOptions, 'implementation' | 'hub'>;
   readonly recovery: Readonly<Required<RecoveryOptions>> | false;
@@ -147,7 +155,7 @@ export interface RealtimeIoAdapterOverrides {
   /** The hub of '/'; null: the adapter makes its own. */
   hub?: FanoutHub | null;
   /** Attached to the servers created; null: none. */
-  protocol?: MutationProtocol | null;
+  protocol?: MutationProtocol<AnyDocumentStore> | null;
 }
 
 export declare class RealtimeIoAdapter extends IoAdapter {
@@ -162,10 +170,14 @@ export interface ServerChange {
   ts?: string;
 }
 
-export declare class MutationProtocol {
-  constructor(options: ResolvedRealtimeCoreOptions, store: DocumentStore);
+/**
+ * `S`: the module's store. With a ClusterDocumentStore (`documentStore.redis`), declare
+ * `MutationProtocol<ClusterDocumentStore>`: applyServer then returns a promise.
+ */
+export declare class MutationProtocol<S extends AnyDocumentStore = DocumentStore> {
+  constructor(options: ResolvedRealtimeCoreOptions, store: S);
   readonly options: ResolvedRealtimeCoreOptions;
-  readonly store: DocumentStore;
+  readonly store: S;
   /** Where applyServer broadcasts: the namespaces attached by gateways, else the adapter's server's main one. */
   readonly namespaces: Namespace[];
   attach(server: Server | Namespace): void;
@@ -173,14 +185,17 @@ export declare class MutationProtocol {
   mutate(socket: Socket, body: unknown): Promise<MutateAck>;
   /** rt:sync; never rejects. */
   sync(socket: Socket, body: unknown): Promise<SyncAck>;
-  /** A mutation made by the server, broadcast to every socket in the entity's rooms. Throws on bad arguments. */
-  applyServer(entity: string, change: ServerChange, options?: { rooms?: string | string[] }): MutateAck;
+  /**
+   * A mutation made by the server, broadcast to every socket in the entity's rooms. Throws on bad
+   * arguments. With a ClusterDocumentStore: a promise of the ack (rejecting with the store's errors).
+   */
+  applyServer(entity: string, change: ServerChange, options?: { rooms?: string | string[] }): S extends ClusterDocumentStore ? Promise<MutateAck> : MutateAck;
 }
 
 /** Subclasses decorated with @WebSocketGateway() answer rt:mutate and rt:sync. */
 export declare class RealtimeGateway {
-  constructor(protocol: MutationProtocol);
-  readonly protocol: MutationProtocol;
+  constructor(protocol: MutationProtocol<AnyDocumentStore>);
+  readonly protocol: MutationProtocol<AnyDocumentStore>;
   /** Attaches the gateway's server or namespace to the protocol; an override must call super.afterInit(server). */
   afterInit(server: any): void;
   handleMutate(socket: Socket, body: unknown): Promise<MutateAck>;
@@ -198,4 +213,4 @@ export declare function InjectOfflineQueue(): PropertyDecorator & ParameterDecor
 export declare function InjectFanoutHub(): PropertyDecorator & ParameterDecorator;
 export declare function InjectRealtimeCore(): PropertyDecorator & ParameterDecorator;
 
-export type { DocumentStore, OfflineQueue, FanoutHub };
+export type { DocumentStore, OfflineQueue, FanoutHub, ClusterDocumentStore, ClusterDocumentStoreOptions };

@@ -1,7 +1,8 @@
 'use strict';
 
 // RealtimeCoreModule: forRoot / forRootAsync (Nest's ConfigurableModuleBuilder) providing the
-// options, the implementation's API, the engines and the MutationProtocol.
+// options, the implementation's API, the engines and the MutationProtocol. DOCUMENT_STORE is a
+// DocumentStore, or a ClusterDocumentStore when `documentStore.redis` is given.
 
 const { ConfigurableModuleBuilder, Inject, Injectable, Module } = require('@nestjs/common');
 const {
@@ -53,7 +54,13 @@ const PROVIDERS = [
   { provide: REALTIME_CORE, useFactory: (o) => loadApi(o.implementation), inject: [REALTIME_CORE_OPTIONS] },
   {
     provide: DOCUMENT_STORE,
-    useFactory: (o, api) => new api.DocumentStore(o.documentStore),
+    // `documentStore.redis` given: the documents live in Redis, ordered across the application's
+    // instances (docs/cluster-documents.md)
+    useFactory: (o, api) => (o.documentStore.redis === undefined
+      // eslint-disable-next-line global-require
+      ? new api.DocumentStore(o.documentStore)
+      // eslint-disable-next-line global-require
+      : new (require('../cluster').ClusterDocumentStore)({ ...o.documentStore, implementation: o.implementation })),
     inject: [REALTIME_CORE_OPTIONS, REALTIME_CORE],
   },
   {

@@ -2,7 +2,8 @@
 
 // The mutation protocol of ../../docs/nestjs.md: rt:mutate (conflict-resolved, idempotent
 // mutations acked and broadcast as rt:delta) and rt:sync (catch-up after being offline), over the
-// module's DocumentStore. Bodies come from clients: every field is checked, a bad one acks
+// module's DocumentStore (or a ClusterDocumentStore, whose methods return promises: both are
+// awaited). Bodies come from clients: every field is checked, a bad one acks
 // { status: 'rejected', error } and changes nothing; nothing here throws into Nest.
 
 const { Inject, Injectable, Logger } = require('@nestjs/common');
@@ -147,7 +148,8 @@ class MutationProtocol {
     await this._authorize(socket, entity, 'mutate');
     // before the store changes: a failing hook must leave nothing half done
     const rooms = checkRooms(this.hooks.rooms(entity, socket));
-    const result = this.store.apply(entity, mutation);
+    // a DocumentStore answers at once, a ClusterDocumentStore with a promise
+    const result = await this.store.apply(entity, mutation);
     const ack = ackOf(result);
     if (changed(result)) {
       this._broadcast(rooms, entity, result, (r) => socket.to(r));
@@ -188,7 +190,7 @@ class MutationProtocol {
       // join before reading: a delta made in between arrives twice (the client drops the older
       // version) rather than never
       if (this.hooks.joinOnSync) await socket.join(checkRooms(this.hooks.rooms(entity, socket)));
-      return this.store.changesSince(entity, known);
+      return await this.store.changesSince(entity, known);
     } catch (err) {
       const error = errorOf(err);
       if (error.code === 'ERR_RT_INTERNAL') this.logger.error(`rt:sync of ${entity} failed: ${err && err.stack}`);
@@ -200,6 +202,8 @@ class MutationProtocol {
    * A mutation made by the server itself: { patch | mergePatch, base?, ts? }, applied by the
    * store's strategy and broadcast to every room of the entity (rooms: the `rooms` option, else
    * mutations.rooms(entity, null)). Throws on bad arguments (server code, not client input).
+   * With a DocumentStore it returns the ack; with an asynchronous store (ClusterDocumentStore) a
+   * promise of it, which rejects with what the store throws (bad arguments still throw at once).
    */
   applyServer(entity, change, { rooms } = {}) {
     checkEntity(entity);
@@ -210,14 +214,17 @@ class MutationProtocol {
       throw new RealtimeCoreError('ERR_RT_UNAVAILABLE', 'applyServer: no Socket.io server attached (use RealtimeIoAdapter, a RealtimeGateway, or protocol.attach(io))');
     }
     const list = checkRooms(rooms === undefined ? this.hooks.rooms(entity, null) : rooms);
+    const finish = (result) => {
+      if (changed(result)) {
+        for (const nsp of targets) this._broadcast(list, entity, result, (r) => nsp.to(r));
+        this._notify({
+          entity, version: result.version, delta: result.delta, conflicts: result.conflicts, status: result.status, clientId: null, socket: null,
+        });
+      }
+      return ackOf(result);
+    };
     const result = this.store.apply(entity, mutation);
-    if (changed(result)) {
-      for (const nsp of targets) this._broadcast(list, entity, result, (r) => nsp.to(r));
-      this._notify({
-        entity, version: result.version, delta: result.delta, conflicts: result.conflicts, status: result.status, clientId: null, socket: null,
-      });
-    }
-    return ackOf(result);
+    return result && typeof result.then === 'function' ? result.then(finish) : finish(result);
   }
 
   _clientId(socket) {

@@ -20,6 +20,16 @@ function engineOptions(value, name) {
   return value;
 }
 
+// DocumentStore options, or with `redis` (a client): ClusterDocumentStore options, whose
+// `implementation` is the module's
+function documentStoreOption(value) {
+  const o = engineOptions(value, 'documentStore');
+  if (o.redis === undefined) return o;
+  if (o.redis === null || typeof o.redis !== 'object') throw invalidArgument('RealtimeCoreModule: documentStore.redis must be an ioredis or node-redis client');
+  if ('implementation' in o) throw invalidArgument('RealtimeCoreModule: documentStore.implementation is set by the module (use the module\'s implementation option)');
+  return o;
+}
+
 // Socket.io's connectionStateRecovery, or false
 function recoveryOption(value) {
   if (value === undefined || value === true) return DEFAULT_RECOVERY;
@@ -87,7 +97,7 @@ function parseModuleOptions(options) {
   else offlineQueue = engineOptions(o.offlineQueue, 'offlineQueue');
   return Object.freeze({
     implementation,
-    documentStore: engineOptions(o.documentStore, 'documentStore'),
+    documentStore: documentStoreOption(o.documentStore),
     offlineQueue,
     socketio: socketioOption(o.socketio, implementation),
     recovery: recoveryOption(o.recovery),
