@@ -77,7 +77,8 @@ afterAll(() => {
 test('the tarball holds the stripped prebuilt binary, the sources for a fallback build, and the types; no tests or build output', () => {
   const binaries = files.filter((f) => /^prebuilds\/linux-x64\/[^/]+\.node$/.test(f));
   expect(binaries.length).toBeGreaterThan(0);
-  for (const f of ['lib/index.js', 'lib/index.mjs', 'lib/js/index.js', 'lib/socket.io/index.js', 'index.d.ts', 'socket.io.d.ts',
+  for (const f of ['lib/index.js', 'lib/index.mjs', 'lib/js/index.js', 'lib/socket.io/index.js', 'lib/nestjs/index.js',
+    'lib/cluster/index.js', 'lib/cluster/index.d.ts', 'lib/redis/client.js', 'index.d.ts', 'index.d.mts', 'socket.io.d.ts', 'nestjs.d.ts',
     'binding.gyp', 'native/sources.json', 'package.json', 'README.md']) {
     expect(files).toContain(f);
   }
@@ -104,6 +105,7 @@ test('ESM import gives the same objects as require, for the root and every subpa
     import twin, { OptimisticState } from 'realtime-core/js';
     import * as sio from 'realtime-core/socket.io';
     import { RealtimeCoreModule, RealtimeIoAdapter } from 'realtime-core/nestjs';
+    import { ClusterDocumentStore } from 'realtime-core/cluster';
     const require = createRequire(import.meta.url);
     console.log(JSON.stringify({
       implementation,
@@ -112,9 +114,10 @@ test('ESM import gives the same objects as require, for the root and every subpa
       socketio: sio.createAdapter === require('realtime-core/socket.io').createAdapter,
       nestjs: RealtimeCoreModule === require('realtime-core/nestjs').RealtimeCoreModule
         && RealtimeIoAdapter === require('realtime-core/nestjs').RealtimeIoAdapter,
+      cluster: ClusterDocumentStore === require('realtime-core/cluster').ClusterDocumentStore,
     }));
   `);
-  expect(JSON.parse(node(['esm.mjs'], project))).toEqual({ implementation: 'native', root: true, js: true, socketio: true, nestjs: true });
+  expect(JSON.parse(node(['esm.mjs'], project))).toEqual({ implementation: 'native', root: true, js: true, socketio: true, nestjs: true, cluster: true });
 });
 
 // `files` ({ name: source }) compiled with tsc --strict in a project of that module type -> tsc's output

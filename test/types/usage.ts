@@ -21,6 +21,7 @@ import {
 } from 'realtime-core';
 import * as twin from 'realtime-core/js';
 import { createAdapter, createMetricsCollector, type AdapterOptions } from 'realtime-core/socket.io';
+import { ClusterDocumentStore, type ClusterDocumentStoreOptions } from 'realtime-core/cluster';
 
 const impl: 'native' | 'js' = implementation;
 const twinImpl: 'native' | 'js' = twin.implementation;
@@ -72,6 +73,15 @@ const adapterOptions: AdapterOptions = {
 const AdapterClass = createAdapter(adapterOptions);
 const collector = createMetricsCollector;
 
+const clusterAdapterOptions: AdapterOptions = { redis: {}, cluster: { keyPrefix: 'rt', heartbeatInterval: 5000 } };
+const clusterOptions: ClusterDocumentStoreOptions = { redis: {}, implementation: 'js', strategy: 'server-wins', keyPrefix: 'rt:doc:' };
+async function clusterApply(store: ClusterDocumentStore): Promise<number> {
+  const r = await store.apply('playlist:1', { mergePatch: { name: 'Hall' }, baseVersion: 1, clientId: 'c', mutationId: 2 });
+  const s: 'applied' | 'merged' | 'rejected' | 'duplicate' = r.status;
+  void s;
+  return r.version;
+}
+
 function isRealtimeError(e: unknown): string | null {
   return e instanceof RealtimeCoreError ? e.code : null;
 }
@@ -80,4 +90,5 @@ const codes: readonly string[] = ERROR_CODES;
 export const used = [
   impl, twinImpl, patched, patchedText, merged, delta, conflictsCount, status, deltaText, sinceVersion,
   committedVersion, offset, items, delivery, handles, AdapterClass, collector, isRealtimeError, codes,
+  clusterAdapterOptions, clusterOptions, clusterApply,
 ];
