@@ -3,6 +3,9 @@
 // The workload of the cluster document store tests, without Jest or module mapping, so that a
 // separate Node process (documents_child.js) runs exactly the same one.
 
+// the project's seeded PRNG (mulberry32), as the other randomised tests use it
+const { mulberry32: prng } = require('../../lib/js/prng');
+
 const PLAYLIST = Object.freeze({
   name: 'Lobby',
   volume: 5,
@@ -12,18 +15,6 @@ const PLAYLIST = Object.freeze({
     { id: 'c', title: 'Weather', dur: 30 },
   ],
 });
-
-// a small deterministic PRNG (mulberry32)
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // the next change of a client that last saw `doc`
 function randomChange(rand, doc, tag) {
