@@ -195,7 +195,149 @@ function fanoutSection(f) {
   return out.join('\n');
 }
 
-function goalsSection(cases, queueMeasurements, fanoutResult) {
+
+// ---------------------------------------------------------------------------------------------
+// scale-out over Redis (benchmarks/cluster.js): ours vs @socket.io/redis-streams-adapter
+
+const C_OURS = 'ours';
+const C_PEER = 'redis-streams';
+const C_PEER2 = 'redis-pubsub';
+const C_LABEL = { [C_OURS]: 'ours (realtime-core)', [C_PEER]: 'redis-streams-adapter', [C_PEER2]: 'redis-adapter (pub/sub)' };
+const B = (b) => (b == null ? '-' : b >= 1048576 ? `${(b / 1048576).toFixed(2)} MiB` : b >= 10240 ? `${(b / 1024).toFixed(1)} KiB` : `${Math.round(b)} B`);
+const sp = (s, f) => (s ? `${f(s.median)} (${f(s.min)}-${f(s.max)})` : '-');
+const num = (x, d = 2) => (x == null ? '-' : x.toFixed(d));
+
+// "ours / theirs <= goal" (cost, time, bytes)
+const fmtR = (x) => (x == null ? '-' : x < 0.1 ? `${x.toPrecision(2)}x: ${Math.round(1 / x)}x less` : fmtT(x));
+function ratioVerdict(ratio, goal, what) {
+  if (ratio == null) return 'not measured';
+  if (ratio <= goal) return `**met** (${fmtR(ratio)})`;
+  return `**not met**: ${fmtT(ratio)} of the streams adapter's ${what}, ${goal}x wanted (${Math.round((1 - goal / ratio) * 100)}% less needed)`;
+}
+
+function clusterOurs(c) {
+  const v = c && c.variants && c.variants[C_OURS];
+  return v && !v.error;
+}
+
+function clusterGoalRows(c) {
+  const rows = [];
+  if (!c || c.error) return rows;
+  const unavailable = !clusterOurs(c);
+  const na = unavailable ? `**not measured**: ours unavailable (${((c.variants && c.variants[C_OURS]) || {}).error || 'not run'})` : null;
+  const b = c.broadcast || {};
+  const o = b[C_OURS];
+  const p = b[C_PEER];
+  const r = { ...(c.ratios || {}) };
+  // from the values themselves (latest.json's ratios are rounded)
+  if (o && p && !o.error && !p.error) {
+    r[`broadcastCpuVs_${C_PEER}`] = o.cpuUsPerDelivery / p.cpuUsPerDelivery;
+    r[`broadcastRedisBytesVs_${C_PEER}`] = (o.redis.bytesInPerBroadcast + o.redis.bytesOutPerBroadcast) / (p.redis.bytesInPerBroadcast + p.redis.bytesOutPerBroadcast);
+  }
+  for (const st of (c.recovery && c.recovery.stages) || []) {
+    const so = st.variants[C_OURS];
+    const spp = st.variants[C_PEER];
+    if (so && spp && so.timeMs && spp.timeMs) {
+      r[`restoreTimeVs_${C_PEER}_M${st.M}`] = so.timeMs.median / spp.timeMs.median;
+      r[`restoreBytesVs_${C_PEER}_M${st.M}`] = so.redisBytesOutPerRestore.median / spp.redisBytesOutPerRestore.median;
+    }
+  }
+  const q = c.quick ? ' (quick run: no goal claimed)' : '';
+  const v = (x) => (q ? `${x.replace(/^\*\*(met|not met)\*\*/, '$1')}${q}` : x);
+  rows.push(['ours: server CPU per delivered message (all nodes) ≤ 1.0x redis-streams-adapter\'s', 'cluster/broadcast', o && !o.error ? us(o.cpuUsPerDelivery) : '-', p && !p.error ? us(p.cpuUsPerDelivery) : '-', na || v(ratioVerdict(r[`broadcastCpuVs_${C_PEER}`], 1, 'CPU'))]);
+  const bytes = (x) => (x && !x.error ? B(x.redis.bytesInPerBroadcast + x.redis.bytesOutPerBroadcast) : '-');
+  rows.push(['ours: Redis bytes (in + out) per broadcast ≤ 1.0x redis-streams-adapter\'s', 'cluster/broadcast', bytes(o), bytes(p), na || v(ratioVerdict(r[`broadcastRedisBytesVs_${C_PEER}`], 1, 'bytes'))]);
+  for (const st of (c.recovery && c.recovery.stages) || []) {
+    const so = st.variants[C_OURS];
+    const spp = st.variants[C_PEER];
+    rows.push([`ours: cross-node restore ≥ 10x faster than redis-streams-adapter (log of ${st.M})`, `cluster/recovery/${st.M}`, so && so.timeMs ? ms(so.timeMs.median) : '-', spp && spp.timeMs ? ms(spp.timeMs.median) : '-', na || v(ratioVerdict(r[`restoreTimeVs_${C_PEER}_M${st.M}`], 0.1, 'time'))]);
+    rows.push([`ours: Redis bytes read per restore ≤ 0.1x redis-streams-adapter's (log of ${st.M})`, `cluster/recovery/${st.M}`, so && so.redisBytesOutPerRestore ? B(so.redisBytesOutPerRestore.median) : '-', spp && spp.redisBytesOutPerRestore ? B(spp.redisBytesOutPerRestore.median) : '-', na || v(ratioVerdict(r[`restoreBytesVs_${C_PEER}_M${st.M}`], 0.1, 'bytes'))]);
+  }
+  const t = c.throughput || {};
+  const to = t[C_OURS];
+  const tp = t[C_PEER];
+  const tr = r[`throughputVs_${C_PEER}`];
+  const lastRate = (c.config && c.config.rates) ? c.config.rates[c.config.rates.length - 1] : null;
+  const tv = tr == null ? (to && tp && !to.error && to.maxSustained == null && tp.maxSustained != null ? `**not met**: ours sustained none of the steps (${tp.maxSustained}/s for the streams adapter)` : 'not measured') : tr >= 1 ? `**met** (${fmtX(tr)}${to.maxSustained === lastRate ? ', both at the top step' : ''})` : `**not met**: ${fmtX(tr)}`;
+  rows.push(['ours: emits/s to rooms sustained ≥ 1.0x redis-streams-adapter\'s', 'cluster/throughput', to && to.maxSustained != null ? `${to.maxSustained}/s` : '-', tp && tp.maxSustained != null ? `${tp.maxSustained}/s` : '-', na || v(tv)]);
+  return rows;
+}
+
+function clusterSection(c) {
+  if (!c) return '_Not measured in this run._';
+  if (c.error) return `error: ${c.error} (\`${c.command}\`)`;
+  const out = [];
+  const cfg = c.config || {};
+  const names = Object.keys(c.variants || {});
+  out.push(`Measured by \`${c.command}\` on ${c.date} (${c.durationSec} s; load average at the end ${(c.loadavgAtEnd || []).join(' / ')}${c.quick ? '; **quick smoke run: small sizes, no goal is claimed from it**' : ''}); ${c.redisVersion || 'redis-server'}. Variants: ${names.map((n) => { const x = c.variants[n]; return `${C_LABEL[n] || n} = ${x.error ? `**unavailable** (${x.error})` : `\`${x.adapterClass}\` (${x.info})`}`; }).join('; ')}.`);
+  out.push('');
+  out.push(`Set-up: per variant one redis-server (started by the benchmark on a free loopback port, no persistence) shared by ${cfg.nodes} Socket.io server processes (\`benchmarks/cluster_server.js\`: websocket only, ioredis clients${cfg.nodes ? '' : ''}; connection-state recovery on for ours and the streams adapter, off for the pub/sub adapter, which has none); ${cfg.clients} socket.io-client websocket connections per variant (\`benchmarks/cluster_clients.js\`, ${cfg.clientProcesses} processes, their CPU not counted), spread round robin over the nodes, each in room \`all\` and in one group room of ${cfg.groupSize}. All variants are up at once and every measurement rotates over them; each has its own redis-server, so INFO stats / cpu / commandstats / memory deltas are that variant's alone (minus the INFO calls themselves). Connecting took ${c.connectSec} s. Ratios are ours / theirs: below 1x ours costs less.`);
+  out.push('');
+  const goals = clusterGoalRows(c);
+  if (!clusterOurs(c)) out.push(`**Ours was not measured in this run**: ${((c.variants || {})[C_OURS] || {}).error || 'not run'}. The tables hold the reference adapters only.`);
+  else {
+    const missed = goals.filter((g) => !g[4].startsWith('**met**'));
+    out.push(`Goals of this section: ${goals.length - missed.length} of ${goals.length} met in this run${c.quick ? ' (quick run: none claimed)' : ''}.`);
+  }
+  out.push('');
+  if (!c.quick && clusterOurs(c)) {
+    out.push('![ours vs the streams adapter](cluster.svg)');
+    out.push('');
+  }
+  out.push('### Broadcast across nodes');
+  out.push('');
+  const b = c.broadcast || {};
+  out.push('| adapter | server CPU per delivered message, all nodes | median batch (min-max) | by node (0 = emitter) | vs streams | Redis commands per broadcast | Redis bytes in / out per broadcast | redis-server CPU per broadcast | delivery p50 / p99 |');
+  out.push('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |');
+  for (const n of names) {
+    const x = b[n];
+    if (!x) { out.push(`| ${C_LABEL[n] || n} | ${c.variants[n].error ? 'unavailable' : '-'} | | | | | | | |`); continue; }
+    if (x.error) { out.push(`| ${C_LABEL[n] || n} | error: ${x.error} | | | | | | | |`); continue; }
+    const ratio = n !== C_PEER && b[C_PEER] && !b[C_PEER].error ? fmtT(x.cpuUsPerDelivery / b[C_PEER].cpuUsPerDelivery) : '-';
+    const cmds = Object.entries(x.redis.commands).sort((a1, a2) => a2[1] - a1[1]).map(([k, y]) => `${k} ${num(y, 2)}`).join(', ');
+    out.push(`| ${C_LABEL[n] || n} | ${us(x.cpuUsPerDelivery)} | ${sp(x.spread.cpuUsPerDelivery, (y) => num(y, 2))} µs | ${x.cpuUsPerDeliveryByNode.map((y) => num(y, 2)).join(' / ')} µs | ${ratio} | ${num(x.redis.commandsPerBroadcast, 2)} (${cmds}) | ${B(x.redis.bytesInPerBroadcast)} / ${B(x.redis.bytesOutPerBroadcast)} | ${us(x.redis.cpuUsPerBroadcast)} | ${ms(x.deliveryMs.p50)} / ${ms(x.deliveryMs.p99)} |`);
+  }
+  out.push('');
+  out.push(`\`io.to('all').emit('tick', ~200-byte object)\` on node 0, one broadcast at a time (the next when every client has it; each client process reports when all of its connections got it, so a number never comes from a run that lost a message): ${cfg.rounds} rounds x ${cfg.batch} broadcasts per adapter after ${cfg.warmup} warm-up ones. Server CPU = \`process.cpuUsage()\` deltas of the ${cfg.nodes} node processes over a batch (user + system: the websocket writes, the adapter, the Redis client, the harness's IPC), divided by broadcasts x clients; spread over the ${cfg.rounds} batches. Redis figures are per broadcast: commands from commandstats (which also counts the commands a Lua script runs: ours records a broadcast with one EVALSHA whose script runs INCR, HSET, PEXPIRE, ZADD, ... and PUBLISH), bytes from \`total_net_input_bytes\` / \`total_net_output_bytes\`, CPU from \`used_cpu_user + used_cpu_sys\` of the variant's redis-server.`);
+  out.push('');
+  out.push('### Cross-node recovery');
+  out.push('');
+  const rec = c.recovery || {};
+  if (rec.unsupported) out.push(`Not measured: ${Object.entries(rec.unsupported).map(([k, y]) => `${C_LABEL[k] || k}: ${y}`).join('; ')}.`);
+  out.push('');
+  out.push('| packets logged (M) | adapter | restores | time per restore median (min-max), p90 | vs streams | Redis bytes sent to the node per restore median (min-max) | vs streams | Redis commands per restore | redis-server CPU per restore | Redis memory per logged packet | check |');
+  out.push('| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |');
+  for (const st of rec.stages || []) {
+    for (const [n, x] of Object.entries(st.variants)) {
+      if (x.error) { out.push(`| ${st.M} | ${C_LABEL[n] || n} | error: ${x.error} | | | | | | | | |`); continue; }
+      const p = st.variants[C_PEER];
+      const rt = n !== C_PEER && p && p.timeMs ? fmtR(x.timeMs.median / p.timeMs.median) : '-';
+      const rb = n !== C_PEER && p && p.redisBytesOutPerRestore ? fmtR(x.redisBytesOutPerRestore.median / p.redisBytesOutPerRestore.median) : '-';
+      const cmds = Object.entries(x.redisCommands || {}).filter(([, y]) => y >= 0.05).sort((a1, a2) => a2[1] - a1[1]).map(([k, y]) => `${k} ${num(y, 1)}`).join(', ');
+      out.push(`| ${st.M} | ${C_LABEL[n] || n} | ${x.restores} | ${ms(x.timeMs.median)} (${ms(x.timeMs.min)}-${ms(x.timeMs.max)}), ${ms(x.timeMs.p90)} | ${rt} | ${B(x.redisBytesOutPerRestore.median)} (${B(x.redisBytesOutPerRestore.min)}-${B(x.redisBytesOutPerRestore.max)}) | ${rb} | ${num(x.redisCommandsPerRestore, 1)} (${cmds}) | ${us(x.redisCpuUsPerRestore)} | ${B(x.redisMemoryGrowthPerPacket)} | ${x.problemCount ? `**${x.problemCount} problems**: ${x.problems.join('; ')}` : `ok (${st.missed} missed packets each)`} |`);
+    }
+  }
+  out.push('');
+  const st0 = (rec.stages || [])[0];
+  if (st0) out.push(`Node 0 broadcasts the log through \`adapter.broadcast\` (~200-byte payloads, round robin to ${cfg.logRooms} rooms that have no member); when the log holds half of its packets it persists N sessions (\`adapter.persistSession\`: own room + ${(cfg.sessionRooms || []).join(', ')}), the offset being the one the adapter appended to the last packet; then the second half. Node 1 restores each session once (\`adapter.restoreSession(pid, offset)\`, one after another; the stages follow each other on the same log, so the log of ${(rec.stages || []).map((s) => s.M).join(' then ')} packets; it also holds the packets of the earlier phases, broadcast and throughput, since recovery is on for them too, all older than the offsets). Each restore must return exactly the packets of the session's rooms after the offset (${(rec.stages || []).map((s) => `${s.missed} of ${s.after} for the log of ${s.M}`).join(', ')}), the first one checked by sequence number. Bytes are what the variant's redis-server sent (\`total_net_output_bytes\`) during a round of restores, per restore; memory is \`used_memory\` growth per logged packet.`);
+  out.push('');
+  out.push('### Throughput of emits to rooms');
+  out.push('');
+  const t = c.throughput || {};
+  out.push('| adapter | highest sustained rate | steps: target emits/s → delivered in time / expected, lag p50 / p99 / max, server CPU per emit (all nodes), Redis bytes per emit, redis-server CPU per emit |');
+  out.push('| --- | ---: | --- |');
+  for (const n of names) {
+    const x = t[n];
+    if (!x) continue;
+    const steps = x.steps.map((s) => `${s.rate}/s${s.attempt > 1 ? ' (again)' : ''} → ${s.deliveredInTime}/${s.expectedDeliveries}, ${num(s.lagMs.p50, 1)} / ${num(s.lagMs.p99, 1)} / ${num(s.lagMs.max, 0)} ms${s.localLagMs ? ` (p50 on the emitting node ${num(s.localLagMs.p50, 1)}, on the others ${num(s.remoteLagMs.p50, 1)})` : ''}${s.nodeEventLoopDelayMs ? `, node event-loop delay p99 ${s.nodeEventLoopDelayMs.map((e) => num(e.p99, 0)).join('/')} ms` : ''}, ${num(s.serverCpuUsPerEmit, 0)} µs, ${Math.round(s.redisBytesPerEmit)} B, ${num(s.redisCpuUsPerEmit, 0)} µs${s.sustained ? '' : s.correct === false ? ` **wrong: ${s.deliveredTotal} delivered, ${s.duplicates} duplicates, ${s.wrongRoom} to another room**` : ' **lags**'}`).join('<br>');
+    out.push(`| ${C_LABEL[n] || n} | ${x.maxSustained != null ? `${x.maxSustained}/s` : 'none'}${x.error ? ` (error: ${x.error})` : ''} | ${steps} |`);
+  }
+  out.push('');
+  out.push(`Every node emits \`io.to('g:<k>').emit(...)\` to group rooms of ${cfg.groupSize} clients (spread over the nodes), open loop (a 5 ms timer catches up with the target rate), ${cfg.stepSeconds} s per step, the target rate split evenly over the ${cfg.nodes} nodes; steps ${(cfg.rates || []).join(', ')} emits/s, adapters rotating within a step. A step is sustained if the nodes kept the rate (≥ 97%), every message reached its room within ${c.config.graceMs / 1000} s after the step ended (and no message came twice or to the wrong client) and the p99 lag emit → receipt (shared monotonic clock) stayed under ${c.config.lagLimitMs} ms; a step that lags is run once more (a hiccup of this shared machine is not an adapter's ceiling: both attempts are listed) and an adapter stops at a step that lagged twice, or at once if a message was lost, duplicated or misrouted; 1 s at the lowest rate first, per adapter, unrecorded. The clients share the 2 cores with the servers and redis-servers: the ceiling is the machine's as much as the adapter's. Server CPU per emit at low rates is mostly fixed per-second costs (timers, read loops) spread over few emits. Lag p50 is also given for the receivers on the emitting node and on the others, and each node's event-loop delay p99 over the step (\`monitorEventLoopDelay\`), when the run recorded them.`);
+  return out.join('\n');
+}
+
+function goalsSection(cases, queueMeasurements, fanoutResult, clusterResult) {
   const rows = [];
   const by = (pred) => cases.filter(pred);
   for (const c of by((c) => c.fn === 'DocumentStore.apply')) {
@@ -217,6 +359,7 @@ function goalsSection(cases, queueMeasurements, fanoutResult) {
     ...rows.map(([g, id, n, o, v]) => `| ${g} | \`${id}\` | ${fmtNs(n && n.medianNs)} | ${fmtNs(o && o.medianNs)} | ${v} |`),
     ...queueGoalRows(cases, queueMeasurements).map(([g, id, n, o, v]) => { rows.push([g, id, n, o, v]); return `| ${g} | \`${id}\` | ${n} | ${o} | ${v} |`; }),
     ...fanoutGoalRows(fanoutResult).map(([g, id, n, o, v]) => { rows.push([g, id, n, o, v]); return `| ${g} | \`${id}\` | ${n} | ${o} | ${v} |`; }),
+    ...clusterGoalRows(clusterResult).map(([g, id, n, o, v]) => { rows.push([g, id, n, o, v]); return `| ${g} | \`${id}\` | ${n} | ${o} | ${v} |`; }),
   ];
   const met = rows.filter((r) => r[4].startsWith('**met**')).length;
   return { table: lines.join('\n'), met, total: rows.length };
@@ -300,7 +443,7 @@ function queueSection(q) {
 function renderReport(r, { findings } = {}) {
   const m = r.machine;
   const impl = r.implementations.map((i) => `${i.name} = \`${i.file}\`${i.error ? ` (**not loaded**: ${i.error})` : ''}`).join('; ');
-  const goals = goalsSection(r.cases, r.queueMeasurements, r.fanout);
+  const goals = goalsSection(r.cases, r.queueMeasurements, r.fanout, r.cluster);
   const problems = r.cases.filter((c) => !c.check.ok);
   const out = [];
   out.push('# realtime-core benchmark report');
@@ -359,6 +502,10 @@ function renderReport(r, { findings } = {}) {
   out.push('## Fan-out: Socket.io adapter (FanoutHub) vs socket.io-adapter');
   out.push('');
   out.push(fanoutSection(r.fanout));
+  out.push('');
+  out.push('## Scale-out over Redis: ours vs @socket.io/redis-streams-adapter');
+  out.push('');
+  out.push(clusterSection(r.cluster));
   out.push('');
   out.push('## Where the time goes');
   out.push('');

@@ -4,13 +4,15 @@
 // realtime-core benchmarks: the native addon vs the pure-JS twin vs a peer (fast-json-patch),
 // in one run, on the same data, reported as ratios. See benchmarks/README.md.
 //
-//   node benchmarks/run.js              full run (about 8-9 minutes on 2 cores, ~5 of them fan-out)
+//   node benchmarks/run.js              full run (about 12-14 minutes on 2 cores, ~5 of them fan-out,
+//                                       ~4-5 the scale-out suite 'cluster', which needs redis-server)
 //   node benchmarks/run.js --quick      smoke run (tiny time budget; results/quick/)
 //   options: --filter=<regex> (case ids), --time=<ms> (per implementation and case),
 //            --no-memory, --native=<module path>, --js=<module path>, --out=<dir>,
 //            --report-only (re-render REPORT.md and the charts from <out>/latest.json),
-//            --only=<suites> (comma list of store, optimistic, queue, stateless, memory, fanout;
-//            the other suites' results are kept from <out>/latest.json), --no-fanout
+//            --only=<suites> (comma list of store, optimistic, queue, stateless, memory, fanout,
+//            cluster; the other suites' results are kept from <out>/latest.json), --no-fanout,
+//            --no-cluster, --cluster-profile=<dir> (V8 CPU profiles of 2 nodes per variant)
 //
 // Writes <out>/latest.json (raw numbers), <out>/REPORT.md and <out>/*.svg
 // (<out> is benchmarks/results, or benchmarks/results/quick with --quick).
@@ -27,6 +29,7 @@ const { statelessCases, STORE_SPECS, STALE_BY, buildStore, storeTask, storeCheck
 const { optimisticCases } = require('./optimistic');
 const { queueCases } = require('./queue');
 const fanout = require('./fanout');
+const cluster = require('./cluster');
 const { renderReport } = require('./report');
 const { ratioChart } = require('./svg');
 
@@ -58,9 +61,11 @@ function parseArgs(argv) {
       case '--report-only': opts.reportOnly = true; break;
       case '--only': opts.only = new Set(v.split(',').map((x) => x.trim()).filter(Boolean)); break;
       case '--no-fanout': opts.noFanout = true; break;
+      case '--no-cluster': opts.noCluster = true; break;
+      case '--cluster-profile': opts.clusterProfile = path.resolve(v); break;
       case '--help':
       case '-h':
-        process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(3, 15).join('\n') + '\n');
+        process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(3, 18).join('\n') + '\n');
         process.exit(0);
         break;
       default:
@@ -81,7 +86,7 @@ function parseArgs(argv) {
 
 // Suites, for --only. A case belongs to a suite by its function; the child-process measurements
 // to the suite they describe (DocumentStore and OptimisticState memory: 'memory').
-const SUITES = ['store', 'optimistic', 'queue', 'stateless', 'memory', 'fanout'];
+const SUITES = ['store', 'optimistic', 'queue', 'stateless', 'memory', 'fanout', 'cluster'];
 function suiteOf(fn) {
   if (fn === 'DocumentStore.apply') return 'store';
   if (fn.startsWith('OptimisticState.')) return 'optimistic';
@@ -90,7 +95,7 @@ function suiteOf(fn) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const suiteOn = (s) => (opts.only ? opts.only.has(s) : !(s === 'fanout' && opts.noFanout));
+const suiteOn = (s) => (opts.only ? opts.only.has(s) : !(s === 'fanout' && opts.noFanout) && !(s === 'cluster' && opts.noCluster));
 
 // Budgets per (case, implementation). The full run has ~70 of them: ~2.1 s each + set-up +
 // memory children stays under ~5 minutes on a 2-core machine.
@@ -428,6 +433,7 @@ function carryOver(result) {
   }
   if (!opts.only.has('queue')) result.queueMeasurements = prev.queueMeasurements || null;
   if (!opts.only.has('fanout')) result.fanout = prev.fanout || null;
+  if (!opts.only.has('cluster')) result.cluster = prev.cluster || null;
 }
 
 function writeReport(result) {
@@ -439,6 +445,20 @@ function writeReport(result) {
   const perImpl = (pred) => fo.filter(pred).flatMap((e) => fanout.OURS.filter((n) => e.ratios[`${n}VsPeer`] != null).map((n) => ({ id: `${e.id.replace('fanout/', '')} ${n}`, ratios: { x: e.ratios[`${n}VsPeer`] } })));
   fs.writeFileSync(path.join(opts.out, 'fanout-broadcast.svg'), ratioChart(perImpl((e) => e.fn === 'adapter.broadcast'), 'x', 'speed-up over socket.io-adapter\'s Adapter on broadcast (median time Socket.io / ours), log scale', { goal: 2 }));
   fs.writeFileSync(path.join(opts.out, 'fanout-restore.svg'), ratioChart(perImpl((e) => e.fn === 'adapter.restoreSession'), 'x', 'speed-up over SessionAwareAdapter on restoreSession (median time Socket.io / ours), log scale', { goal: 10 }));
+  // scale-out over Redis: ours' advantage over @socket.io/redis-streams-adapter (theirs / ours;
+  // throughput: ours / theirs), above 1 ours is better
+  const cr = result.cluster && result.cluster.ratios ? result.cluster.ratios : {};
+  const adv = [
+    ['broadcast: server CPU per delivery', cr['broadcastCpuVs_redis-streams'], true],
+    ['broadcast: Redis bytes per broadcast', cr['broadcastRedisBytesVs_redis-streams'], true],
+    ['broadcast: redis-server CPU', cr['broadcastRedisCpuVs_redis-streams'], true],
+    ...Object.keys(cr).filter((k) => k.startsWith('restoreTimeVs_redis-streams_M')).map((k) => [`restore time, log of ${k.split('_M')[1]}`, cr[k], true]),
+    ...Object.keys(cr).filter((k) => k.startsWith('restoreBytesVs_redis-streams_M')).map((k) => [`restore Redis bytes, log of ${k.split('_M')[1]}`, cr[k], true]),
+    ['throughput: emits/s sustained', cr['throughputVs_redis-streams'], false],
+  ].filter(([, x]) => x != null && x > 0).map(([id, x, inverse]) => ({ id, ratios: { x: Math.round((inverse ? 1 / x : x) * 100) / 100 } }));
+  if (result.cluster && !result.cluster.quick) {
+    fs.writeFileSync(path.join(opts.out, 'cluster.svg'), ratioChart(adv, 'x', 'ours vs @socket.io/redis-streams-adapter over Redis (theirs / ours; throughput ours / theirs), log scale', { goal: 1 }));
+  }
   let findings = null;
   try {
     findings = fs.readFileSync(path.join(__dirname, 'profile', 'FINDINGS.md'), 'utf8');
@@ -560,6 +580,19 @@ async function main() {
   let fanoutResult = null;
   if (suiteOn('fanout')) fanoutResult = await runFanout(want, command);
 
+  // scale-out over Redis (benchmarks/cluster.js): child processes, one redis-server per variant
+  let clusterResult = null;
+  if (suiteOn('cluster') && want('cluster')) {
+    log('cluster: scale-out over Redis, ours vs @socket.io/redis-streams-adapter (and @socket.io/redis-adapter) ...');
+    try {
+      clusterResult = await cluster.runCluster({ quick: opts.quick, log, profileDir: opts.clusterProfile || null });
+    } catch (err) {
+      clusterResult = { error: `${err.code || err.name}: ${String(err.message).split('\n')[0]}` };
+      log(`cluster: ERROR ${clusterResult.error}`);
+    }
+    clusterResult.command = command;
+  }
+
   const result = {
     command,
     date: new Date().toISOString(),
@@ -575,6 +608,7 @@ async function main() {
     pendingMemory,
     queueMeasurements,
     fanout: fanoutResult,
+    cluster: clusterResult,
   };
   if (opts.only) carryOver(result);
   fs.mkdirSync(opts.out, { recursive: true });
