@@ -85,8 +85,9 @@ function createClusterAdapterClass(Base, settings) {
     // lifecycle
 
     init() {
-      // once subscribed the link is 'connected': we announce ourselves (_onLinkState)
-      this.ready = this._link.start([this._names.channel, this._myChannel]).catch(() => {});
+      // once subscribed the link is 'connected': we announce ourselves (_onLinkState). A second
+      // call must not subscribe again (every remote message would be delivered twice).
+      if (this.ready === null) this.ready = this._link.start([this._names.channel, this._myChannel]).catch(() => {});
       return undefined;
     }
 
